@@ -1,0 +1,8 @@
+// Umbrella header of livefit/stats: the EMA family and streaming statistics.
+#ifndef LIVEFIT_STATS_HPP
+#define LIVEFIT_STATS_HPP
+
+#include "livefit/stats/ema.hpp"
+#include "livefit/stats/ema_options.hpp"
+
+#endif  // LIVEFIT_STATS_HPP
