@@ -1,0 +1,151 @@
+// msprt: an always-valid sequential test (mixture sequential probability ratio test) so a
+// gate may look after every sample without inflating its false-promotion rate.
+#ifndef LIVEFIT_EVAL_SEQUENTIAL_TEST_HPP
+#define LIVEFIT_EVAL_SEQUENTIAL_TEST_HPP
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
+#include "livefit/core/status.hpp"
+#include "livefit/eval/detail/running_moments.hpp"
+
+namespace livefit {
+
+/// Configuration of msprt.
+struct msprt_options {
+  /// Standard deviation of the normal mixing distribution over the effect, in units of the
+  /// observations' standard deviation (a standardized effect size). The test has most power
+  /// for effects near this size. Must be > 0. Default 0.1.
+  double tau{0.1};
+  /// Known standard deviation of one observation (same unit as the data). 0 (default) means
+  /// unknown: the running sample standard deviation is plugged in once min_samples are seen.
+  /// Must be >= 0 and finite.
+  double sigma{0.0};
+  /// Mean under the null hypothesis (same unit as the data). Default 0: "no difference".
+  double theta0{0.0};
+  /// Samples before the p-value may fall below 1 (burn-in for the plug-in variance). Must be
+  /// >= 2 when sigma == 0, >= 1 otherwise. Default 30.
+  std::uint64_t min_samples{30};
+};
+
+/// Mixture SPRT for the mean of a stream (e.g. paired loss differences), two-sided.
+///
+/// With a N(theta0 + theta, sigma^2) stream and a N(0, tau^2 sigma^2) mixture over theta, the
+/// mixture likelihood ratio after n samples with mean m is (Robbins 1970; Johari, Koomen,
+/// Pekelis & Walsh, "Always valid inference", Operations Research 70(3), 2022, eq. for the
+/// normal mSPRT):
+///
+///   Lambda_n = (1 + n c^2)^(-1/2) exp( n^2 c^2 (m - theta0)^2 / (2 sigma^2 (1 + n c^2)) ),
+///
+/// with c = tau. Lambda_n is a non-negative martingale under H0, so by Ville's inequality
+/// P(sup_n Lambda_n >= 1/alpha) <= alpha; the always-valid p-value p_n = min(p_{n-1},
+/// 1/Lambda_n) may therefore be compared with alpha after every sample (any stopping rule).
+///
+/// LIMITATION: with sigma unknown the running sample variance is plugged in (as Johari et al.
+/// do for A/B tests); the guarantee is then asymptotic. The tests measure the false-positive
+/// rate with the plug-in over many null streams peeking after every sample.
+/// Samples with a zero plug-in variance leave the p-value unchanged (no evidence either way).
+class msprt {
+ public:
+  /// Stable name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.msprt";
+
+  /// Validates the options. @return the test, or invalid_argument naming the parameter.
+  [[nodiscard]] static result<msprt> make(const msprt_options& o) {
+    if (!(o.tau > 0.0) || !std::isfinite(o.tau))
+      return fail(errc::invalid_argument,
+                  "msprt: tau must be in (0, inf), got " + std::to_string(o.tau));
+    if (!(o.sigma >= 0.0) || !std::isfinite(o.sigma))
+      return fail(errc::invalid_argument,
+                  "msprt: sigma must be in [0, inf), got " + std::to_string(o.sigma));
+    if (!std::isfinite(o.theta0))
+      return fail(errc::invalid_argument, "msprt: theta0 must be finite");
+    const std::uint64_t least = o.sigma > 0.0 ? 1 : 2;
+    if (o.min_samples < least)
+      return fail(errc::invalid_argument, "msprt: min_samples must be >= " +
+                                              std::to_string(least) + ", got " +
+                                              std::to_string(o.min_samples));
+    return msprt(o);
+  }
+
+  /// Adds one observation (a paired loss difference). O(1), noexcept, no allocation.
+  /// @return status::ok, or non_finite_input with the state unchanged.
+  [[nodiscard]] status add(double x) noexcept {
+    if (!std::isfinite(x)) return status::non_finite_input;
+    moments_.add(x);
+    if (moments_.n < options_.min_samples) return status::ok;
+    const double var = options_.sigma > 0.0 ? options_.sigma * options_.sigma
+                                            : moments_.sample_variance();
+    if (!(var > 0.0)) return status::ok;
+    const double n = static_cast<double>(moments_.n);
+    const double c2 = options_.tau * options_.tau;
+    const double dev = moments_.mean - options_.theta0;
+    const double ratio = n * c2 / (1.0 + n * c2);  // n c^2 / (1 + n c^2), no overflow
+    log_lr_ = -0.5 * std::log1p(n * c2) + 0.5 * ratio * n * dev * dev / var;
+    const double p = std::exp(-log_lr_);
+    if (p < p_value_) p_value_ = p;
+    return status::ok;
+  }
+
+  /// Always-valid two-sided p-value in [0, 1] (0 only when 1/Lambda underflows); it never
+  /// increases until reset().
+  [[nodiscard]] double p_value() const noexcept { return p_value_; }
+  /// ln Lambda_n of the latest sample (0 during burn-in).
+  [[nodiscard]] double log_likelihood_ratio() const noexcept { return log_lr_; }
+  /// Mean of the observations.
+  [[nodiscard]] double mean() const noexcept { return moments_.mean; }
+  /// Number of observations.
+  [[nodiscard]] std::uint64_t n() const noexcept { return moments_.n; }
+  /// The options in force.
+  [[nodiscard]] const msprt_options& options() const noexcept { return options_; }
+  /// Forgets every observation (the options stay).
+  void reset() noexcept {
+    moments_ = {};
+    p_value_ = 1.0;
+    log_lr_ = 0.0;
+  }
+
+  /// Writes n, mean, squared deviations, p-value and ln Lambda.
+  void save_state(byte_writer& w) const {
+    w.put_u64(moments_.n);
+    w.put_f64(moments_.mean);
+    w.put_f64(moments_.m2);
+    w.put_f64(p_value_);
+    w.put_f64(log_lr_);
+  }
+
+  /// Reads what save_state wrote; on malformed bytes returns invalid_argument, state kept.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    detail::running_moments m;
+    double p = 0.0;
+    double llr = 0.0;
+    r.get_u64(m.n);
+    r.get_f64(m.mean);
+    r.get_f64(m.m2);
+    r.get_f64(p);
+    r.get_f64(llr);
+    if (!r.ok() || !std::isfinite(m.mean) || !(m.m2 >= 0.0) || !std::isfinite(m.m2) ||
+        !(p > 0.0 && p <= 1.0) || !std::isfinite(llr))
+      return status::invalid_argument;
+    moments_ = m;
+    p_value_ = p;
+    log_lr_ = llr;
+    return status::ok;
+  }
+
+ private:
+  explicit msprt(const msprt_options& o) noexcept : options_(o) {}
+
+  msprt_options options_;
+  detail::running_moments moments_{};
+  double p_value_{1.0};
+  double log_lr_{0.0};
+};
+
+}  // namespace livefit
+
+#endif  // LIVEFIT_EVAL_SEQUENTIAL_TEST_HPP
