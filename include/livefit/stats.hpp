@@ -4,5 +4,7 @@
 
 #include "livefit/stats/ema.hpp"
 #include "livefit/stats/ema_options.hpp"
+#include "livefit/stats/multi_ema.hpp"
+#include "livefit/stats/time_ema.hpp"
 
 #endif  // LIVEFIT_STATS_HPP

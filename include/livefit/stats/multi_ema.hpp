@@ -1,0 +1,174 @@
+// multi_ema<Scalar, Dim>: the exponential moving average of many series observed together.
+#ifndef LIVEFIT_STATS_MULTI_EMA_HPP
+#define LIVEFIT_STATS_MULTI_EMA_HPP
+
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
+#include "livefit/core/status.hpp"
+#include "livefit/stats/detail/common.hpp"
+#include "livefit/stats/detail/ema_weights.hpp"
+#include "livefit/stats/detail/finite.hpp"
+#include "livefit/stats/ema_options.hpp"
+
+namespace livefit {
+
+/// Exponential moving averages of `dim()` series that are observed at the same steps (a row
+/// of a panel per update): the same weights as `ema`, applied to every series at once with
+/// SIMD across series.
+///
+/// @tparam Scalar float or double.
+/// @tparam Dim number of series, or Eigen::Dynamic (fixed at make(), which allocates once).
+/// The update reads its input once to check it is finite, then updates all series; nothing
+/// allocates after make(). Copyable value type; not thread-safe.
+template <class Scalar, int Dim = Eigen::Dynamic>
+class multi_ema {
+  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
+                "livefit::multi_ema supports float and double only");
+  static_assert(Dim == Eigen::Dynamic || Dim > 0, "multi_ema: Dim must be > 0 or Dynamic");
+
+ public:
+  using scalar_type = Scalar;
+  using vector_type = Eigen::Matrix<Scalar, Dim, 1>;
+  using options_type = ema_options;
+  static constexpr std::string_view checkpoint_type = "livefit.multi_ema";
+
+  /// Validates `opts` and builds `dim` averages (`dim` must equal Dim when Dim is fixed).
+  /// An `initial_value` starts every series at that value.
+  [[nodiscard]] static result<multi_ema> make(const ema_options& opts,
+                                              Eigen::Index dim = Dim == Eigen::Dynamic ? 1 : Dim) {
+    const result<double> a = detail::resolve_alpha(opts, "multi_ema");
+    if (!a) return a.error();
+    if (const result<void> s = detail::check_ema_start(opts, "multi_ema"); !s)
+      return s.error();
+    if (opts.initial_value && !std::isfinite(static_cast<Scalar>(*opts.initial_value)))
+      return detail::range_error("multi_ema", "initial_value", "within the scalar type's range",
+                                 *opts.initial_value);
+    if (Dim == Eigen::Dynamic ? dim < 1 : dim != Dim)
+      return detail::range_error("multi_ema", "dim",
+                                 Dim == Eigen::Dynamic ? "at least 1" : "equal to Dim",
+                                 static_cast<double>(dim));
+    return multi_ema(static_cast<Scalar>(*a), opts, dim);
+  }
+
+  /// Adds one observation of every series.
+  /// @return status::ok; status::dimension_mismatch when x.size() != dim();
+  ///         status::non_finite_input when any value is NaN or infinite. On error nothing
+  ///         changes (use the missing-value mode's skip() for a step with no data).
+  template <class Derived>
+  [[nodiscard]] status update(const Eigen::MatrixBase<Derived>& x) noexcept {
+    static_assert(Derived::ColsAtCompileTime == 1, "multi_ema::update takes a column vector");
+    if (x.size() != y_.size()) [[unlikely]]
+      return status::dimension_mismatch;
+    if (!detail::all_finite(x)) [[unlikely]]
+      return status::non_finite_input;
+    if (w_.plain_steady()) [[likely]] {
+      const Scalar a = w_.alpha();
+      const Scalar b = w_.beta();
+      y_.array() = b * y_.array() + a * x.array();
+    } else {
+      const detail::ema_step<Scalar> s = w_.next();
+      y_.array() = s.keep * y_.array() + s.take * x.array();
+      w_.commit(s);
+    }
+    ++count_;
+    return status::ok;
+  }
+
+  /// Records a step with no observation of any series, as ema::skip().
+  // LIMITATION: a step is missing for all series or none; per-series gaps need one ema each.
+  [[nodiscard]] status skip() noexcept {
+    if (w_.missing() == ema_missing::reject) return status::invalid_argument;
+    w_.skip();
+    return status::ok;
+  }
+
+  /// The current averages. Before any observation: the initial value, or zeros.
+  [[nodiscard]] const vector_type& value() const noexcept { return y_; }
+  /// True once `warmup` observations were seen (and there is a value to report).
+  [[nodiscard]] bool ready() const noexcept {
+    return count_ >= warmup_ && (count_ > 0 || seeded_);
+  }
+  /// Number of series.
+  [[nodiscard]] Eigen::Index dim() const noexcept { return y_.size(); }
+  /// Observations taken.
+  [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+  /// The smoothing factor in (0, 1].
+  [[nodiscard]] Scalar alpha() const noexcept { return w_.alpha(); }
+
+  /// Returns to the state right after make(); does not allocate.
+  void reset() noexcept {
+    w_ = detail::ema_weights<Scalar>(w_.alpha(), w_.adjust(), w_.missing(), seeded_);
+    y_.setConstant(initial_);
+    count_ = 0;
+  }
+
+  /// Writes the state (not the options).
+  void save_state(byte_writer& w) const {
+    detail::put_record_header<Scalar>(w, layout_);
+    w.put_scalar(w_.alpha());
+    w.put_u8(static_cast<std::uint8_t>(w_.adjust()));
+    w.put_u8(static_cast<std::uint8_t>(w_.missing()));
+    w.put_scalar(w_.weight());
+    w.put_u64(count_);
+    w.put_matrix(y_);
+  }
+
+  /// Reads a state written by save_state of a multi_ema with the same options and dim.
+  /// @return status::ok, or status::invalid_argument with the state unchanged. Does not
+  ///         allocate: the values are checked in a first pass, then read into place.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    Scalar a{}, weight{};
+    std::uint8_t adjust = 0, missing = 0;
+    std::uint64_t count = 0;
+    if (!detail::get_record_header<Scalar>(r, layout_) || !r.get_scalar(a) ||
+        !r.get_u8(adjust) || !r.get_u8(missing) || !r.get_scalar(weight) || !r.get_u64(count))
+      return status::invalid_argument;
+    const bool same_config = a == w_.alpha() && adjust == std::uint8_t{w_.adjust()} &&
+                             missing == static_cast<std::uint8_t>(w_.missing());
+    if (!same_config || !std::isfinite(weight) || weight < Scalar(0))
+      return status::invalid_argument;
+    byte_reader probe = r;  // validation pass: shape, length and finiteness
+    std::uint64_t rows = 0, cols = 0;
+    if (!probe.get_u64(rows) || !probe.get_u64(cols) ||
+        rows != static_cast<std::uint64_t>(y_.size()) || cols != 1)
+      return status::invalid_argument;
+    for (std::uint64_t i = 0; i < rows; ++i) {
+      Scalar v{};
+      if (!probe.get_scalar(v) || !std::isfinite(v)) return status::invalid_argument;
+    }
+    if (!r.get_matrix(y_)) return status::invalid_argument;  // cannot fail after the probe
+    w_.set_weight(weight);
+    count_ = count;
+    return status::ok;
+  }
+
+ private:
+  static constexpr std::uint8_t layout_ = 1;
+
+  multi_ema(Scalar a, const ema_options& o, Eigen::Index dim)
+      : w_(a, o.adjust, o.missing, o.initial_value.has_value()),
+        y_(vector_type::Constant(
+            dim, o.initial_value ? static_cast<Scalar>(*o.initial_value) : Scalar(0))),
+        initial_(o.initial_value ? static_cast<Scalar>(*o.initial_value) : Scalar(0)),
+        count_(0),
+        warmup_(o.warmup),
+        seeded_(o.initial_value.has_value()) {}
+
+  detail::ema_weights<Scalar> w_;
+  vector_type y_;
+  Scalar initial_;
+  std::uint64_t count_;
+  std::uint64_t warmup_;
+  bool seeded_;
+};
+
+}  // namespace livefit
+
+#endif  // LIVEFIT_STATS_MULTI_EMA_HPP
