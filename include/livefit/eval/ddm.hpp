@@ -34,10 +34,11 @@ struct ddm_options {
 /// p = p_min, and equality is the absence of drift (handout case C10: a non-strict comparison
 /// reported a drift every 30 samples on an all-error stream).
 ///
-/// False alarms: DDM's thresholds are not calibrated to a run length; on a stationary
-/// Bernoulli(p) stream the running p + s fluctuates below its early minimum only rarely, but
-/// early minima from few samples make spurious drifts possible (measured in the tests on
-/// 1e6 Bernoulli(0.1) samples).
+/// False alarms: DDM's thresholds are not calibrated to a run length. Measured in the tests:
+/// 1 false drift in 1e6 Bernoulli(0.1) samples (spurious drifts come from a p_min set by
+/// the first few dozen samples); after a rise from 0.1 to 0.3 that follows 2000 samples at
+/// 0.1, the median delay is about 140 samples (worst of 100 streams about 700): p is the
+/// rate since the last restart, so a long quiet history slows detection.
 class ddm {
  public:
   /// Validates the options. @return the detector, or invalid_argument naming the parameter.
