@@ -25,8 +25,9 @@ namespace livefit {
 ///
 /// @tparam Scalar float or double.
 /// @tparam Dim number of series, or Eigen::Dynamic (fixed at make(), which allocates once).
-/// The update reads its input once to check it is finite, then updates all series; nothing
-/// allocates after make(). Copyable value type; not thread-safe.
+/// The update reads its input once, checking it is finite while it writes the new averages
+/// to a spare buffer that becomes current only if the row was clean (two buffers of dim()
+/// values each); nothing allocates after make(). Copyable value type; not thread-safe.
 template <class Scalar, int Dim = Eigen::Dynamic>
 class multi_ema {
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
@@ -64,19 +65,31 @@ class multi_ema {
   template <class Derived>
   [[nodiscard]] status update(const Eigen::MatrixBase<Derived>& x) noexcept {
     static_assert(Derived::ColsAtCompileTime == 1, "multi_ema::update takes a column vector");
-    if (x.size() != y_.size()) [[unlikely]]
+    if (x.size() != y_[0].size()) [[unlikely]]
       return status::dimension_mismatch;
-    if (!detail::all_finite(x)) [[unlikely]]
-      return status::non_finite_input;
-    if (w_.plain_steady()) [[likely]] {
-      const Scalar a = w_.alpha();
-      const Scalar b = w_.beta();
-      y_.array() = b * y_.array() + a * x.array();
+    const bool steady = w_.plain_steady();
+    const detail::ema_step<Scalar> s =
+        steady ? detail::ema_step<Scalar>{w_.beta(), w_.alpha(), Scalar(1)} : w_.next();
+    // The new averages go to the spare buffer, checked in the same pass; only a clean row
+    // makes them current, so a bad value leaves the state as it was, at one read of x.
+    Scalar* out = y_[cur_ ^ 1u].data();
+    const Scalar* in = y_[cur_].data();
+    if constexpr (detail::is_contiguous_vector<Derived>) {
+      const Scalar* xs = x.derived().data();
+      detail::bits_of<Scalar> bad = 0;
+      for (Eigen::Index j = 0; j < y_[0].size(); ++j) {
+        bad |= detail::non_finite_bit(xs[j]);
+        out[j] = s.keep * in[j] + s.take * xs[j];
+      }
+      if (bad != 0) [[unlikely]]
+        return status::non_finite_input;
     } else {
-      const detail::ema_step<Scalar> s = w_.next();
-      y_.array() = s.keep * y_.array() + s.take * x.array();
-      w_.commit(s);
+      if (!x.allFinite()) [[unlikely]]
+        return status::non_finite_input;
+      y_[cur_ ^ 1u].array() = s.keep * y_[cur_].array() + s.take * x.array();
     }
+    cur_ = static_cast<std::uint8_t>(cur_ ^ 1u);
+    if (!steady) w_.commit(s);
     ++count_;
     return status::ok;
   }
@@ -90,13 +103,13 @@ class multi_ema {
   }
 
   /// The current averages. Before any observation: the initial value, or zeros.
-  [[nodiscard]] const vector_type& value() const noexcept { return y_; }
+  [[nodiscard]] const vector_type& value() const noexcept { return y_[cur_]; }
   /// True once `warmup` observations were seen (and there is a value to report).
   [[nodiscard]] bool ready() const noexcept {
     return count_ >= warmup_ && (count_ > 0 || seeded_);
   }
   /// Number of series.
-  [[nodiscard]] Eigen::Index dim() const noexcept { return y_.size(); }
+  [[nodiscard]] Eigen::Index dim() const noexcept { return y_[0].size(); }
   /// Observations taken.
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
   /// The smoothing factor in (0, 1].
@@ -105,7 +118,7 @@ class multi_ema {
   /// Returns to the state right after make(); does not allocate.
   void reset() noexcept {
     w_ = detail::ema_weights<Scalar>(w_.alpha(), w_.adjust(), w_.missing(), seeded_);
-    y_.setConstant(initial_);
+    y_[cur_].setConstant(initial_);
     count_ = 0;
   }
 
@@ -117,7 +130,7 @@ class multi_ema {
     w.put_u8(static_cast<std::uint8_t>(w_.missing()));
     w.put_scalar(w_.weight());
     w.put_u64(count_);
-    w.put_matrix(y_);
+    w.put_matrix(y_[cur_]);
   }
 
   /// Reads a state written by save_state of a multi_ema with the same options and dim.
@@ -137,13 +150,13 @@ class multi_ema {
     byte_reader probe = r;  // validation pass: shape, length and finiteness
     std::uint64_t rows = 0, cols = 0;
     if (!probe.get_u64(rows) || !probe.get_u64(cols) ||
-        rows != static_cast<std::uint64_t>(y_.size()) || cols != 1)
+        rows != static_cast<std::uint64_t>(y_[0].size()) || cols != 1)
       return status::invalid_argument;
     for (std::uint64_t i = 0; i < rows; ++i) {
       Scalar v{};
       if (!probe.get_scalar(v) || !std::isfinite(v)) return status::invalid_argument;
     }
-    if (!r.get_matrix(y_)) return status::invalid_argument;  // cannot fail after the probe
+    if (!r.get_matrix(y_[cur_])) return status::invalid_argument;  // cannot fail now
     w_.set_weight(weight);
     count_ = count;
     return status::ok;
@@ -154,15 +167,20 @@ class multi_ema {
 
   multi_ema(Scalar a, const ema_options& o, Eigen::Index dim)
       : w_(a, o.adjust, o.missing, o.initial_value.has_value()),
-        y_(vector_type::Constant(
-            dim, o.initial_value ? static_cast<Scalar>(*o.initial_value) : Scalar(0))),
-        initial_(o.initial_value ? static_cast<Scalar>(*o.initial_value) : Scalar(0)),
+        y_{vector_type::Constant(dim, start_value(o)),
+           vector_type::Constant(dim, start_value(o))},
+        initial_(start_value(o)),
         count_(0),
         warmup_(o.warmup),
         seeded_(o.initial_value.has_value()) {}
 
+  static Scalar start_value(const ema_options& o) noexcept {
+    return o.initial_value ? static_cast<Scalar>(*o.initial_value) : Scalar(0);
+  }
+
   detail::ema_weights<Scalar> w_;
-  vector_type y_;
+  vector_type y_[2];  ///< The current averages y_[cur_], and a spare for the next update.
+  std::uint8_t cur_{0};
   Scalar initial_;
   std::uint64_t count_;
   std::uint64_t warmup_;

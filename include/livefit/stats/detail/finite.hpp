@@ -10,31 +10,40 @@
 
 namespace livefit::detail {
 
-/// True when none of p[0..n) is NaN or infinite.
-///
-/// Tests the exponent bits (all ones only for NaN and infinity) with an integer OR-reduction:
-/// unlike a floating-point sum or Eigen's early-exit allFinite(), the compiler vectorises it
-/// without reassociation flags, so the check costs a fraction of the update it guards.
+/// The unsigned integer type as wide as Scalar.
 template <class Scalar>
-[[nodiscard]] inline bool all_finite(const Scalar* p, Eigen::Index n) noexcept {
-  using bits = std::conditional_t<sizeof(Scalar) == 8, std::uint64_t, std::uint32_t>;
-  // The exponent field of an IEEE-754 binary64 or binary32 value.
+using bits_of = std::conditional_t<sizeof(Scalar) == 8, std::uint64_t, std::uint32_t>;
+
+/// 1 when v is NaN or infinite, else 0: its exponent field (IEEE-754 binary64 or binary32)
+/// is all ones. An integer test, so loops that OR it up vectorise without reassociation
+/// flags, unlike a floating-point sum or Eigen's early-exit allFinite().
+template <class Scalar>
+[[nodiscard]] inline bits_of<Scalar> non_finite_bit(Scalar v) noexcept {
+  using bits = bits_of<Scalar>;
   constexpr bits exponent =
       static_cast<bits>(sizeof(Scalar) == 8 ? 0x7FF0000000000000u : 0x7F800000u);
-  bits bad = 0;
-  for (Eigen::Index i = 0; i < n; ++i)
-    bad |= static_cast<bits>((std::bit_cast<bits>(p[i]) & exponent) == exponent);
+  return static_cast<bits>((std::bit_cast<bits>(v) & exponent) == exponent);
+}
+
+/// True when none of p[0..n) is NaN or infinite.
+template <class Scalar>
+[[nodiscard]] inline bool all_finite(const Scalar* p, Eigen::Index n) noexcept {
+  bits_of<Scalar> bad = 0;
+  for (Eigen::Index i = 0; i < n; ++i) bad |= non_finite_bit(p[i]);
   return bad == 0;
 }
+
+/// True when the Eigen expression `Derived` exposes contiguous storage through data().
+template <class Derived>
+inline constexpr bool is_contiguous_vector =
+    (int{Derived::Flags} & Eigen::DirectAccessBit) != 0 &&
+    int{Derived::InnerStrideAtCompileTime} == 1 && int{Derived::ColsAtCompileTime} == 1;
 
 /// all_finite for any Eigen vector expression: the fast loop over contiguous storage, else
 /// Eigen's allFinite().
 template <class Derived>
 [[nodiscard]] inline bool all_finite(const Eigen::MatrixBase<Derived>& x) noexcept {
-  constexpr bool contiguous = (int{Derived::Flags} & Eigen::DirectAccessBit) != 0 &&
-                              int{Derived::InnerStrideAtCompileTime} == 1 &&
-                              int{Derived::ColsAtCompileTime} == 1;
-  if constexpr (contiguous)
+  if constexpr (is_contiguous_vector<Derived>)
     return all_finite(x.derived().data(), x.size());
   else
     return x.allFinite();
