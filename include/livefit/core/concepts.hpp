@@ -9,6 +9,7 @@
 
 #include <Eigen/Core>
 
+#include "livefit/core/events.hpp"
 #include "livefit/core/fixed_string.hpp"
 #include "livefit/core/serialize.hpp"
 #include "livefit/core/status.hpp"
@@ -103,6 +104,58 @@ struct decision {
 template <class G, class Evidence>
 concept gate = requires(const G& g, const Evidence& e) {
   { g.evaluate(e) } noexcept -> std::same_as<decision>;
+};
+
+/// Where a rollout stands.
+enum class rollout_phase : std::uint8_t {
+  pending,      ///< Made, not started: serves nothing.
+  running,      ///< Moving traffic (or scoring, for a shadow) as its gate allows.
+  paused,       ///< Holds its traffic fraction: no step forward, automatic rollback still on.
+  completed,    ///< The challenger passed: it serves all traffic (a shadow: it may go live).
+  rolled_back,  ///< Withdrawn by its gate or a timeout: the champion serves everything.
+  aborted,      ///< Withdrawn by hand: the champion serves everything.
+};
+
+[[nodiscard]] constexpr std::string_view to_string(rollout_phase p) noexcept {
+  switch (p) {
+    case rollout_phase::pending: return "pending";
+    case rollout_phase::running: return "running";
+    case rollout_phase::paused: return "paused";
+    case rollout_phase::completed: return "completed";
+    case rollout_phase::rolled_back: return "rolled_back";
+    case rollout_phase::aborted: return "aborted";
+  }
+  return "unknown";
+}
+
+/// True once a rollout has reached an end state (completed, rolled back or aborted).
+[[nodiscard]] constexpr bool is_finished(rollout_phase p) noexcept {
+  return p == rollout_phase::completed || p == rollout_phase::rolled_back ||
+         p == rollout_phase::aborted;
+}
+
+/// A state machine that turns gate decisions into traffic fractions over time.
+///
+/// @post `start(e, sink)` moves a pending rollout to running and reports it to `sink`.
+/// @post `observe(e, sink)` is called once per sample with the evidence so far; it advances
+///       at most one step, reports every step and abort to `sink` as an event with a reason,
+///       and returns status::ok; on invalid evidence it returns another status and changes
+///       nothing. Calls after the end state change nothing.
+/// @post `fraction()` is the share of traffic the challenger serves, in [0, 1]; it is 0 in
+///       every end state but completed.
+/// @post `pause()` stops stepping forward (not rolling back); `resume()` undoes it;
+///       `abort(why, e, sink)` withdraws the challenger at once.
+/// @post No member throws or allocates.
+template <class R, class Evidence>
+concept rollout = requires(R& r, const R& cr, const Evidence& e, null_sink& sink,
+                           const reason_text& why) {
+  { r.start(e, sink) } noexcept;
+  { r.observe(e, sink) } noexcept -> std::same_as<status>;
+  { r.pause() } noexcept;
+  { r.resume() } noexcept;
+  { r.abort(why, e, sink) } noexcept;
+  { cr.fraction() } noexcept -> std::convertible_to<double>;
+  { cr.phase() } noexcept -> std::same_as<rollout_phase>;
 };
 
 }  // namespace livefit

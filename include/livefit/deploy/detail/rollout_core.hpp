@@ -1,0 +1,87 @@
+// The state every rollout shares: phase, traffic fraction, last decision, event emission.
+#ifndef LIVEFIT_DEPLOY_DETAIL_ROLLOUT_CORE_HPP
+#define LIVEFIT_DEPLOY_DETAIL_ROLLOUT_CORE_HPP
+
+#include <cstdint>
+#include <string_view>
+
+#include "livefit/core/concepts.hpp"
+#include "livefit/core/events.hpp"
+#include "livefit/core/status.hpp"
+#include "livefit/deploy/evidence.hpp"
+
+namespace livefit::detail {
+
+/// Phase, fraction and bookkeeping of a rollout. Plain data; the rollouts own one each.
+struct rollout_core {
+  rollout_phase phase{rollout_phase::pending};
+  double fraction{0.0};
+  std::uint64_t last_samples{0};  ///< evidence.samples of the previous call (never decreases).
+  std::uint64_t version{0};       ///< Registry version of the challenger, for events.
+  std::uint32_t model{0};         ///< Index of the challenger in its pipeline, for events.
+  decision last{};                ///< The gate's latest decision.
+
+  /// True when observe() should act: running or paused.
+  [[nodiscard]] bool active() const noexcept {
+    return phase == rollout_phase::running || phase == rollout_phase::paused;
+  }
+
+  /// status::ok when `e` may follow the evidence seen so far. Evidence is cumulative over the
+  /// trial, so a falling sample count means the caller mixed up two trials.
+  [[nodiscard]] status check(const evidence& e) const noexcept {
+    return e.samples < last_samples ? status::invalid_argument : status::ok;
+  }
+
+  /// The first half of every observe(): refuses evidence before start() (not_ready) or with
+  /// a falling sample count (invalid_argument, nothing changed), ignores it after the end,
+  /// else records it and asks the gate.
+  /// @return true when the caller should act on `last`; `out` is what observe() returns.
+  template <class Gate>
+  [[nodiscard]] bool take(const evidence& e, const Gate& g, status& out) noexcept {
+    out = status::ok;
+    if (phase == rollout_phase::pending) {
+      out = status::not_ready;
+      return false;
+    }
+    if (!active()) return false;
+    out = check(e);
+    if (out != status::ok) return false;
+    last_samples = e.samples;
+    last = g.evaluate(e);
+    return true;
+  }
+
+  template <class Sink>
+  void emit(Sink& sink, event_kind kind, const evidence& e, double value,
+            const reason_text& why) const noexcept {
+    event ev{kind, e.sample_index, e.time, version, model, value, why};
+    sink.on_event(ev);
+  }
+
+  /// Moves to an end state, sets the fraction it implies and reports it.
+  template <class Sink>
+  void finish(rollout_phase end, event_kind kind, const evidence& e, const reason_text& why,
+              Sink& sink) noexcept {
+    phase = end;
+    fraction = end == rollout_phase::completed ? 1.0 : 0.0;
+    emit(sink, kind, e, fraction, why);
+  }
+
+  void pause() noexcept {
+    if (phase == rollout_phase::running) phase = rollout_phase::paused;
+  }
+  void resume() noexcept {
+    if (phase == rollout_phase::paused) phase = rollout_phase::running;
+  }
+};
+
+/// "<prefix><text>", truncated at the capacity of reason_text.
+[[nodiscard]] inline reason_text prefixed(std::string_view prefix, std::string_view text) noexcept {
+  reason_text r(prefix);
+  r.append(text);
+  return r;
+}
+
+}  // namespace livefit::detail
+
+#endif  // LIVEFIT_DEPLOY_DETAIL_ROLLOUT_CORE_HPP

@@ -1,0 +1,133 @@
+// immediate_rollout: blue-green switch, all traffic at once, previous version kept warm.
+#ifndef LIVEFIT_DEPLOY_ROLLOUT_IMMEDIATE_HPP
+#define LIVEFIT_DEPLOY_ROLLOUT_IMMEDIATE_HPP
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "livefit/core/concepts.hpp"
+#include "livefit/core/events.hpp"
+#include "livefit/core/result.hpp"
+#include "livefit/deploy/detail/rollout_core.hpp"
+#include "livefit/deploy/rollout_canary.hpp"
+
+namespace livefit {
+
+/// Options of immediate_rollout.
+struct immediate_options {
+  /// Samples after the switch during which the previous version is kept warm (scored, ready
+  /// to serve again at once) and the gate may roll back. Unit: samples. Default 1000.
+  /// Range: >= 1.
+  std::uint64_t watch_samples{1000};
+  /// Registry version of the challenger, copied into events. Default 0 (none).
+  std::uint64_t version{0};
+  /// Index of the challenger in its pipeline, copied into events. Default 0.
+  std::uint32_t model{0};
+};
+
+/// Blue-green deployment: start() moves all traffic to the challenger at once; for the next
+/// `watch_samples` samples the previous version stays warm and the gate is asked every
+/// sample. A rollback decision (or abort()) sends all traffic back at once (phase
+/// rolled_back or aborted, event rolled_back); when the watch passes, the rollout completes
+/// (event promoted) and the previous version may be released.
+///
+/// During the watch the evidence compares the new version (challenger) with the previous one
+/// (champion), which is still scored on every sample, so the default gate rolls back a
+/// version that turns out significantly worse or broken. Its promote answers are not needed:
+/// the switch already happened.
+template <class Gate = default_rollout_gate>
+class immediate_rollout {
+  static_assert(gate<Gate, evidence>, "immediate_rollout needs a gate over livefit::evidence");
+
+ public:
+  using gate_type = Gate;
+
+  /// Validates the options. Errors: watch_samples == 0.
+  static result<immediate_rollout> make(const immediate_options& o, Gate g = Gate{}) {
+    if (o.watch_samples == 0)
+      return fail(errc::invalid_argument, "immediate: watch_samples must be >= 1, got 0");
+    immediate_rollout r(std::move(g));
+    r.watch_ = o.watch_samples;
+    r.core_.version = o.version;
+    r.core_.model = o.model;
+    return r;
+  }
+
+  /// Switches all traffic to the challenger. Does nothing unless pending.
+  template <class Sink>
+  void start(const evidence& e, Sink& sink) noexcept {
+    if (core_.phase != rollout_phase::pending) return;
+    core_.phase = rollout_phase::running;
+    core_.fraction = 1.0;
+    core_.last_samples = e.samples;
+    reason_text why("switched all traffic; previous version kept warm for ");
+    why.append(watch_).append(" samples");
+    core_.emit(sink, event_kind::rollout_started, e, 1.0, why);
+  }
+
+  /// Reads one sample's evidence during the watch.
+  /// @return status::ok; status::not_ready before start(); status::invalid_argument when
+  ///         e.samples is below the previous call's (state unchanged).
+  template <class Sink>
+  [[nodiscard]] status observe(const evidence& e, Sink& sink) noexcept {
+    status st = status::ok;
+    if (!core_.take(e, gate_, st)) return st;
+    if (core_.last.action == gate_action::rollback) {
+      reason_text r("rolled back to the previous version after ");
+      r.append(watched_).append(" samples: ").append(core_.last.reason.view());
+      core_.finish(rollout_phase::rolled_back, event_kind::rolled_back, e, r, sink);
+      return status::ok;
+    }
+    if (core_.phase == rollout_phase::paused) return status::ok;
+    if (++watched_ >= watch_) {
+      reason_text r("watch of ");
+      r.append(watched_).append(" samples passed: ").append(core_.last.reason.view());
+      core_.finish(rollout_phase::completed, event_kind::promoted, e, r, sink);
+    }
+    return status::ok;
+  }
+
+  /// observe() without events.
+  [[nodiscard]] status observe(const evidence& e) noexcept {
+    null_sink s;
+    return observe(e, s);
+  }
+
+  /// Stops counting the watch; automatic rollback stays on.
+  void pause() noexcept { core_.pause(); }
+  void resume() noexcept { core_.resume(); }
+
+  /// Sends all traffic back to the previous version at once (phase aborted, event
+  /// rolled_back). Does nothing once the watch has ended: the previous version may be gone,
+  /// and going back is then the registry's rollback.
+  template <class Sink>
+  void abort(const reason_text& why, const evidence& e, Sink& sink) noexcept {
+    if (!core_.active()) return;
+    reason_text r("rolled back by hand: ");
+    r.append(why.view());
+    core_.finish(rollout_phase::aborted, event_kind::rolled_back, e, r, sink);
+  }
+
+  [[nodiscard]] double fraction() const noexcept { return core_.fraction; }
+  [[nodiscard]] rollout_phase phase() const noexcept { return core_.phase; }
+  /// True while the previous version must be kept ready to serve (the watch).
+  [[nodiscard]] bool previous_warm() const noexcept { return core_.active(); }
+  /// Samples watched so far (pauses excluded).
+  [[nodiscard]] std::uint64_t watched() const noexcept { return watched_; }
+  [[nodiscard]] const decision& last_decision() const noexcept { return core_.last; }
+
+ private:
+  explicit immediate_rollout(Gate g) : gate_(std::move(g)) {}
+
+  Gate gate_;
+  std::uint64_t watch_{1000};
+  std::uint64_t watched_{0};
+  detail::rollout_core core_{};
+};
+
+static_assert(rollout<immediate_rollout<>, evidence>);
+
+}  // namespace livefit
+
+#endif  // LIVEFIT_DEPLOY_ROLLOUT_IMMEDIATE_HPP
