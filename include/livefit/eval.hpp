@@ -4,6 +4,7 @@
 #define LIVEFIT_EVAL_HPP
 
 #include "livefit/eval/adwin.hpp"
+#include "livefit/eval/cross_validation.hpp"
 #include "livefit/eval/cusum.hpp"
 #include "livefit/eval/ddm.hpp"
 #include "livefit/eval/drift_direction.hpp"

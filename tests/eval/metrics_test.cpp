@@ -146,7 +146,8 @@ TEST_CASE("binary_metrics: log-loss and accuracy equal the hand computation",
   const double p[] = {0.9, 0.2, 0.4, 1.0, 0.0};
   for (int i = 0; i < 5; ++i) REQUIRE(m.add(outcome[i], p[i]) == status::ok);
   // -(ln 0.9 + ln 0.8 + ln 0.4 + ln(1 - 1e-15) + ln(1 - 1e-15)) / 5, clipped as scikit-learn.
-  const double ref = -(std::log(0.9) + std::log(0.8) + std::log(0.4) + 2.0 * std::log1p(-1e-15)) / 5.0;
+  const double ref =
+      -(std::log(0.9) + std::log(0.8) + std::log(0.4) + 2.0 * std::log1p(-1e-15)) / 5.0;
   CHECK_THAT(m.log_loss(), WithinRel(ref, 1e-14));
   CHECK(m.accuracy() == 0.8);  // 0.4 for an outcome of 1 is the one miss
   CHECK(m.add(0.5, 0.5) == status::invalid_argument);

@@ -43,7 +43,8 @@ class ddm {
  public:
   /// Validates the options. @return the detector, or invalid_argument naming the parameter.
   [[nodiscard]] static result<ddm> make(const ddm_options& o) {
-    if (o.min_samples < 1) return fail(errc::invalid_argument, "ddm: min_samples must be >= 1, got 0");
+    if (o.min_samples < 1)
+      return fail(errc::invalid_argument, "ddm: min_samples must be >= 1, got 0");
     if (!(o.warning_level > 0.0) || !std::isfinite(o.warning_level))
       return fail(errc::invalid_argument, "ddm: warning_level must be in (0, inf), got " +
                                               std::to_string(o.warning_level));
