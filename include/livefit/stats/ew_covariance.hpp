@@ -1,0 +1,103 @@
+// ew_covariance<Scalar>: exponentially weighted covariance and correlation of two series
+// observed together (pandas ewm(...).cov(other)/.corr(other)).
+#ifndef LIVEFIT_STATS_EW_COVARIANCE_HPP
+#define LIVEFIT_STATS_EW_COVARIANCE_HPP
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+#include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
+#include "livefit/core/status.hpp"
+#include "livefit/stats/detail/common.hpp"
+#include "livefit/stats/detail/ew_moments.hpp"
+
+namespace livefit {
+
+/// Exponentially weighted covariance and correlation of a pair of series, equal to pandas
+/// `x.ewm(...).cov(y, bias)` and `x.ewm(...).corr(y)`, with the same stable, shifted
+/// recursion as ew_variance. Both variances are kept too.
+///
+/// Copyable value type, O(1) per update, no allocation; not thread-safe.
+template <class Scalar>
+class ew_covariance {
+  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
+                "livefit::ew_covariance supports float and double only");
+
+ public:
+  using scalar_type = Scalar;
+  using options_type = ew_moments_options;
+  static constexpr std::string_view checkpoint_type = "livefit.ew_covariance";
+
+  /// Validates `opts` and builds the estimator.
+  [[nodiscard]] static result<ew_covariance> make(const ew_moments_options& opts) {
+    const result<double> a = detail::check_moments(opts, "ew_covariance");
+    if (!a) return a.error();
+    return ew_covariance(detail::ew_moments<Scalar, true>(static_cast<Scalar>(*a), opts));
+  }
+
+  /// Adds one observation of the pair.
+  /// @return status::ok; status::non_finite_input when x or y is NaN or infinite (nothing
+  ///         changes: a pair is observed whole or not at all).
+  [[nodiscard]] status update(Scalar x, Scalar y) noexcept {
+    if (!std::isfinite(x) || !std::isfinite(y)) [[unlikely]]
+      return status::non_finite_input;
+    m_.observe(x, y);
+    return status::ok;
+  }
+
+  /// A step with no observation of the pair, in the options' missing-value mode.
+  [[nodiscard]] status skip() noexcept { return m_.skip(); }
+
+  /// Weighted means. @pre count() > 0
+  [[nodiscard]] Scalar mean_x() const noexcept { return m_.mean_x(); }
+  [[nodiscard]] Scalar mean_y() const noexcept { return m_.mean_y(); }
+  /// The covariance (bias-corrected unless `bias`); nullopt before the warm-up and while the
+  /// correction is undefined.
+  [[nodiscard]] std::optional<Scalar> covariance() const noexcept { return m_.finish(m_.cxy()); }
+  /// The variances of x and y, on the same terms as covariance().
+  [[nodiscard]] std::optional<Scalar> variance_x() const noexcept { return m_.finish(m_.cxx()); }
+  [[nodiscard]] std::optional<Scalar> variance_y() const noexcept { return m_.finish(m_.cyy()); }
+
+  /// The correlation cov / sqrt(var_x var_y) (the bias correction cancels); nullopt before
+  /// the warm-up and when either series has had no spread (pandas returns NaN or inf there).
+  [[nodiscard]] std::optional<Scalar> correlation() const noexcept {
+    if (!m_.ready() || m_.count() == 0) return std::nullopt;
+    const Scalar vv = m_.cxx() * m_.cyy();
+    if (!(vv > Scalar(0))) return std::nullopt;
+    return m_.cxy() / std::sqrt(vv);
+  }
+
+  /// True once `warmup` observations were seen.
+  [[nodiscard]] bool ready() const noexcept { return m_.ready(); }
+  /// Observations taken.
+  [[nodiscard]] std::uint64_t count() const noexcept { return m_.count(); }
+
+  /// Returns to the state right after make().
+  void reset() noexcept { m_.reset(); }
+
+  /// Writes the state (and the options it must be read back with).
+  void save_state(byte_writer& w) const {
+    detail::put_record_header<Scalar>(w, layout_);
+    m_.save(w);
+  }
+  /// Reads a state written by save_state of an ew_covariance with the same options.
+  /// @return status::ok, or status::invalid_argument with the state unchanged.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    if (!detail::get_record_header<Scalar>(r, layout_) || !m_.load(r))
+      return status::invalid_argument;
+    return status::ok;
+  }
+
+ private:
+  static constexpr std::uint8_t layout_ = 1;
+  explicit ew_covariance(const detail::ew_moments<Scalar, true>& m) noexcept : m_(m) {}
+  detail::ew_moments<Scalar, true> m_;
+};
+
+}  // namespace livefit
+
+#endif  // LIVEFIT_STATS_EW_COVARIANCE_HPP

@@ -1,0 +1,94 @@
+// ew_variance<Scalar>: exponentially weighted mean, variance and standard deviation of one
+// series (pandas ewm(...).mean()/.var()/.std()).
+#ifndef LIVEFIT_STATS_EW_VARIANCE_HPP
+#define LIVEFIT_STATS_EW_VARIANCE_HPP
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+#include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
+#include "livefit/core/status.hpp"
+#include "livefit/stats/detail/common.hpp"
+#include "livefit/stats/detail/ew_moments.hpp"
+
+namespace livefit {
+
+/// Exponentially weighted variance of one series, equal to pandas
+/// `ewm(..., adjust, ignore_na).var(bias)`, stable when the mean is huge next to the spread
+/// (case C03: values near 1e9 that move by 0.5 or 1e-3 keep every digit of their variance).
+///
+/// Copyable value type, O(1) per update, no allocation; not thread-safe.
+template <class Scalar>
+class ew_variance {
+  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
+                "livefit::ew_variance supports float and double only");
+
+ public:
+  using scalar_type = Scalar;
+  using options_type = ew_moments_options;
+  static constexpr std::string_view checkpoint_type = "livefit.ew_variance";
+
+  /// Validates `opts` and builds the estimator.
+  [[nodiscard]] static result<ew_variance> make(const ew_moments_options& opts) {
+    const result<double> a = detail::check_moments(opts, "ew_variance");
+    if (!a) return a.error();
+    return ew_variance(detail::ew_moments<Scalar, false>(static_cast<Scalar>(*a), opts));
+  }
+
+  /// Adds one observation.
+  /// @return status::ok; status::non_finite_input for NaN or infinity (nothing changes).
+  [[nodiscard]] status update(Scalar x) noexcept {
+    if (!std::isfinite(x)) [[unlikely]]
+      return status::non_finite_input;
+    m_.observe(x, x);
+    return status::ok;
+  }
+
+  /// A step with no observation, in the options' missing-value mode (as ema::skip()).
+  [[nodiscard]] status skip() noexcept { return m_.skip(); }
+
+  /// The weighted mean (as an adjusted or plain ema). @pre count() > 0
+  [[nodiscard]] Scalar mean() const noexcept { return m_.mean_x(); }
+  /// The variance, bias-corrected unless the options ask for `bias`; nullopt before the
+  /// warm-up and while the correction is undefined (one observation).
+  [[nodiscard]] std::optional<Scalar> variance() const noexcept { return m_.finish(m_.cxx()); }
+  /// The standard deviation, sqrt(variance()); nullopt when the variance is.
+  [[nodiscard]] std::optional<Scalar> stddev() const noexcept {
+    const std::optional<Scalar> v = variance();
+    if (!v) return std::nullopt;
+    return std::sqrt(*v);
+  }
+  /// True once `warmup` observations were seen.
+  [[nodiscard]] bool ready() const noexcept { return m_.ready(); }
+  /// Observations taken.
+  [[nodiscard]] std::uint64_t count() const noexcept { return m_.count(); }
+
+  /// Returns to the state right after make().
+  void reset() noexcept { m_.reset(); }
+
+  /// Writes the state (and the options it must be read back with).
+  void save_state(byte_writer& w) const {
+    detail::put_record_header<Scalar>(w, layout_);
+    m_.save(w);
+  }
+  /// Reads a state written by save_state of an ew_variance with the same options.
+  /// @return status::ok, or status::invalid_argument with the state unchanged.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    if (!detail::get_record_header<Scalar>(r, layout_) || !m_.load(r))
+      return status::invalid_argument;
+    return status::ok;
+  }
+
+ private:
+  static constexpr std::uint8_t layout_ = 1;
+  explicit ew_variance(const detail::ew_moments<Scalar, false>& m) noexcept : m_(m) {}
+  detail::ew_moments<Scalar, false> m_;
+};
+
+}  // namespace livefit
+
+#endif  // LIVEFIT_STATS_EW_VARIANCE_HPP
