@@ -1,0 +1,167 @@
+// running_stats<Scalar>: count, mean, variance, min and max of everything seen, with an exact
+// merge of two partial states (Welford; Chan, Golub and LeVeque).
+#ifndef LIVEFIT_STATS_RUNNING_STATS_HPP
+#define LIVEFIT_STATS_RUNNING_STATS_HPP
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+#include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
+#include "livefit/core/status.hpp"
+#include "livefit/stats/detail/common.hpp"
+
+namespace livefit {
+
+/// Configuration of running_stats and rolling_window.
+struct running_stats_options {
+  /// Delta degrees of freedom: variance() divides the sum of squared deviations by
+  /// (n - ddof). 1 (the default): the unbiased sample variance; 0: the population variance.
+  /// Must be 0 or 1.
+  std::uint32_t ddof{1};
+};
+
+namespace detail {
+[[nodiscard]] inline result<void> check_ddof(std::uint32_t ddof, std::string_view who) {
+  if (ddof > 1) return range_error(who, "ddof", "0 or 1", static_cast<double>(ddof));
+  return {};
+}
+}  // namespace detail
+
+/// Mean, variance, min and max of a stream, updated in O(1) (Welford 1962), and mergeable:
+/// `a.merge(b)` equals, up to rounding, the statistics of a's values followed by b's
+/// (Chan, Golub & LeVeque 1979, eq. 2.1), so shards of a stream can be summarised apart.
+///
+/// Values are kept relative to the first one seen (exact for values within a factor 2 of
+/// it), so a stream near 1e9 that moves by 1e-3 keeps the digits of its variance.
+/// Copyable value type, no allocation; not thread-safe.
+template <class Scalar>
+class running_stats {
+  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
+                "livefit::running_stats supports float and double only");
+
+ public:
+  using scalar_type = Scalar;
+  using options_type = running_stats_options;
+  static constexpr std::string_view checkpoint_type = "livefit.running_stats";
+
+  /// Validates `opts` and builds empty statistics.
+  [[nodiscard]] static result<running_stats> make(const running_stats_options& opts = {}) {
+    if (const result<void> d = detail::check_ddof(opts.ddof, "running_stats"); !d)
+      return d.error();
+    return running_stats(opts.ddof);
+  }
+
+  /// Adds one value.
+  /// @return status::ok; status::non_finite_input for NaN or infinity (nothing changes).
+  [[nodiscard]] status update(Scalar x) noexcept {
+    if (!std::isfinite(x)) [[unlikely]]
+      return status::non_finite_input;
+    if (n_ == 0) {
+      shift_ = min_ = max_ = x;
+      mean_ = m2_ = Scalar(0);
+      n_ = 1;
+      return status::ok;
+    }
+    ++n_;
+    const Scalar dx = x - shift_;
+    const Scalar d = dx - mean_;
+    mean_ += d / static_cast<Scalar>(n_);
+    m2_ += d * (dx - mean_);
+    min_ = std::min(min_, x);
+    max_ = std::max(max_, x);
+    return status::ok;
+  }
+
+  /// Adds the statistics of `other` (another shard of the stream). Both must use the same
+  /// scalar type; ddof is this object's.
+  void merge(const running_stats& other) noexcept {
+    if (other.n_ == 0) return;
+    if (n_ == 0) {
+      const std::uint32_t ddof = ddof_;
+      *this = other;
+      ddof_ = ddof;
+      return;
+    }
+    const auto na = static_cast<Scalar>(n_);
+    const auto nb = static_cast<Scalar>(other.n_);
+    const Scalar n = na + nb;
+    // Difference of the two means, shift terms first: they are close, so it is exact.
+    const Scalar delta = (other.shift_ - shift_) + (other.mean_ - mean_);
+    mean_ += delta * (nb / n);
+    m2_ += other.m2_ + delta * delta * (na / n * nb);  // na * nb could overflow a float
+    n_ += other.n_;
+    min_ = std::min(min_, other.min_);
+    max_ = std::max(max_, other.max_);
+  }
+
+  /// Number of values.
+  [[nodiscard]] std::uint64_t count() const noexcept { return n_; }
+  /// The mean; nullopt when empty.
+  [[nodiscard]] std::optional<Scalar> mean() const noexcept {
+    if (n_ == 0) return std::nullopt;
+    return shift_ + mean_;
+  }
+  /// Sum of squared deviations / (n - ddof); nullopt while n <= ddof.
+  [[nodiscard]] std::optional<Scalar> variance() const noexcept {
+    if (n_ <= ddof_) return std::nullopt;
+    return m2_ / static_cast<Scalar>(n_ - ddof_);
+  }
+  /// sqrt(variance()).
+  [[nodiscard]] std::optional<Scalar> stddev() const noexcept {
+    const std::optional<Scalar> v = variance();
+    if (!v) return std::nullopt;
+    return std::sqrt(*v);
+  }
+  /// Smallest and largest values; nullopt when empty.
+  [[nodiscard]] std::optional<Scalar> min() const noexcept {
+    if (n_ == 0) return std::nullopt;
+    return min_;
+  }
+  [[nodiscard]] std::optional<Scalar> max() const noexcept {
+    if (n_ == 0) return std::nullopt;
+    return max_;
+  }
+
+  /// Empties the statistics.
+  void reset() noexcept { *this = running_stats(ddof_); }
+
+  /// Writes the state.
+  void save_state(byte_writer& w) const {
+    detail::put_record_header<Scalar>(w, layout_);
+    w.put_u64(n_);
+    for (Scalar v : {shift_, mean_, m2_, min_, max_}) w.put_scalar(v);
+  }
+  /// Reads a state written by save_state.
+  /// @return status::ok, or status::invalid_argument with the state unchanged.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    running_stats next(ddof_);
+    if (!detail::get_record_header<Scalar>(r, layout_) || !r.get_u64(next.n_))
+      return status::invalid_argument;
+    for (Scalar* v : {&next.shift_, &next.mean_, &next.m2_, &next.min_, &next.max_})
+      if (!r.get_scalar(*v) || !std::isfinite(*v)) return status::invalid_argument;
+    if (next.m2_ < Scalar(0) || next.min_ > next.max_) return status::invalid_argument;
+    *this = next;
+    return status::ok;
+  }
+
+ private:
+  static constexpr std::uint8_t layout_ = 1;
+  explicit running_stats(std::uint32_t ddof) noexcept : ddof_(ddof) {}
+
+  std::uint64_t n_{0};
+  Scalar shift_{0};  ///< The first value: every other value enters as x - shift_.
+  Scalar mean_{0};   ///< Mean of x - shift_.
+  Scalar m2_{0};     ///< Sum of squared deviations from the mean.
+  Scalar min_{0};
+  Scalar max_{0};
+  std::uint32_t ddof_{1};
+};
+
+}  // namespace livefit
+
+#endif  // LIVEFIT_STATS_RUNNING_STATS_HPP
