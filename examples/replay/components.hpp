@@ -80,7 +80,7 @@ inline error config_error(const param_reader& p) {
       m = detail::take<any_model>(decayed_least_squares<double>::make(o, dim), p);
   } else {
     return fail(errc::invalid_argument,
-                file + ":" + std::to_string(c.line) + ": [models '" + c.name +
+                file + ":" + std::to_string(c.type_line) + ": [models '" + c.name +
                     "'] unknown model type '" + c.type +
                     "' (known: rls, nlms, decayed_least_squares)");
   }
@@ -148,7 +148,7 @@ inline error config_error(const param_reader& p) {
     if (p.finish().empty()) d = detail::take<any_detector>(eddm::make(o), p);
   } else {
     return fail(errc::invalid_argument,
-                file + ":" + std::to_string(c->line) + ": [drift] unknown detector type '" +
+                file + ":" + std::to_string(c->type_line) + ": [drift] unknown detector type '" +
                     c->type + "' (known: page_hinkley, cusum, adwin, ddm, eddm, none)");
   }
   if (!d || !p.finish().empty()) return detail::config_error(p);
@@ -197,7 +197,7 @@ inline std::optional<any_gate> standard_gate(param_reader& p, std::uint64_t def_
   empty.type = "standard";
   const component_config& cc = c ? *c : empty;
   if (cc.type != "standard")
-    return fail(errc::invalid_argument, file + ":" + std::to_string(cc.line) +
+    return fail(errc::invalid_argument, file + ":" + std::to_string(cc.type_line) +
                                             ": [gate] unknown gate type '" + cc.type +
                                             "' (known: standard)");
   param_reader p(cc, file);
@@ -260,7 +260,7 @@ inline std::optional<any_gate> standard_gate(param_reader& p, std::uint64_t def_
     if (g && p.finish().empty())
       r = detail::take<any_rollout>(shadow_rollout<any_gate>::make(o, std::move(*g)), p);
   } else {
-    return fail(errc::invalid_argument, file + ":" + std::to_string(cc.line) +
+    return fail(errc::invalid_argument, file + ":" + std::to_string(cc.type_line) +
                                             ": [rollout] unknown rollout type '" + cc.type +
                                             "' (known: canary, immediate, shadow)");
   }

@@ -43,7 +43,8 @@ struct component_config {
   std::string name;     ///< Its name (models) or the section name.
   std::string type;     ///< The `type` key: "rls", "page_hinkley", "canary", ...
   std::vector<param> params;
-  int line{0};
+  int line{0};       ///< Line of the table's header.
+  int type_line{0};  ///< Line of its `type` key (the table's line when absent).
 };
 
 /// The parsed configuration.
@@ -285,6 +286,7 @@ class toml_walker {
     c.section = std::move(section);
     c.name = c.section;
     c.line = static_cast<int>(t.source().begin.line);
+    c.type_line = c.line;
     for (auto&& [k, v] : t) {
       const std::string key(k.str());
       if (key == "type" || key == "name") {
@@ -294,6 +296,7 @@ class toml_walker {
           continue;
         }
         (key == "type" ? c.type : c.name) = *s;
+        if (key == "type") c.type_line = static_cast<int>(v.source().begin.line);
         continue;
       }
       param p;
