@@ -11,6 +11,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "livefit/core/concepts.hpp"
 #include "livefit/eval/paired_evidence.hpp"
 #include "livefit/eval/sequential_test.hpp"
 #include "livefit/eval/t_test.hpp"
@@ -361,4 +362,35 @@ TEST_CASE("msprt: no allocation on the hot path", "[eval][msprt]") {
   test::alloc_scope scope;
   for (int i = 0; i < 100000; ++i) (void)t.add(0.001 * (i % 97));
   CHECK(scope.count() == 0);
+}
+
+TEST_CASE("msprt: checkpoint round trip continues identically; bad bytes refused",
+          "[eval][msprt]") {
+  static_assert(checkpointable<msprt>);
+  static_assert(checkpointable<paired_evidence>);
+  auto a = msprt::make({}).value();
+  for (int i = 0; i < 300; ++i) REQUIRE(a.add(0.2 + 0.01 * (i % 17)) == status::ok);
+  byte_writer w;
+  a.save_state(w);
+  auto b = msprt::make({}).value();
+  byte_reader r(w.bytes());
+  REQUIRE(b.load_state(r) == status::ok);
+  CHECK(r.done());
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(a.add(-0.3 + 0.02 * i) == status::ok);
+    REQUIRE(b.add(-0.3 + 0.02 * i) == status::ok);
+  }
+  CHECK(a.p_value() == b.p_value());
+  CHECK(a.log_likelihood_ratio() == b.log_likelihood_ratio());
+  // A latest ln Lambda above the recorded maximum is not a state save_state can write.
+  byte_writer bad;
+  bad.put_u64(10);
+  bad.put_f64(0.0);
+  bad.put_f64(1.0);
+  bad.put_f64(1.0);  // max ln Lambda
+  bad.put_f64(2.0);  // latest ln Lambda > max
+  byte_reader br(bad.bytes());
+  const double before = b.p_value();
+  CHECK(b.load_state(br) == status::invalid_argument);
+  CHECK(b.p_value() == before);
 }

@@ -169,13 +169,20 @@ class adwin {
 
   /// Looks for a split whose sub-window means differ by more than the bound, oldest first;
   /// drops everything before the first one found. @return whether it cut.
+  ///
+  /// The test |s0/n0 - s1/n1| > eps is rearranged so that a boundary costs one division and no
+  /// square root: with g = |s0 n1 - s1 n0|, p = n0 n1 and 1/m = n / p,
+  ///   Hoeffding: eps^2 = L n / (2 p), so cut iff g^2 > L n p / 2;
+  ///   Bernstein: eps = sqrt(2 var L n / p) + 2 L n / (3 p), so with d = g / p and u = n / p,
+  ///              cut iff d - 2 L u / 3 > 0 and (d - 2 L u / 3)^2 > 2 var L u.
   bool cut_once() noexcept {
     if (width_ < 2 * options_.min_window) return false;
     const double n = static_cast<double>(width_);
-    const double log_term = options_.bound == adwin_bound::hoeffding
-                                ? std::log(4.0 * n / options_.delta)
-                                : std::log(2.0 * n / options_.delta);
-    const double var = variance();
+    const bool hoeffding = options_.bound == adwin_bound::hoeffding;
+    const double log_term = hoeffding ? std::log(4.0 * n / options_.delta)
+                                      : std::log(2.0 * n / options_.delta);
+    const double two_var_l = 2.0 * variance() * log_term;
+    const double min_side = static_cast<double>(options_.min_window);
     double n0 = 0.0;
     double s0 = 0.0;
     for (std::size_t rr = rows_; rr-- > 0;) {
@@ -184,13 +191,20 @@ class adwin {
         n0 += size;
         s0 += row(rr)[i].sum;
         const double n1 = n - n0;
-        if (n1 < static_cast<double>(options_.min_window)) return false;
-        if (n0 < static_cast<double>(options_.min_window)) continue;
-        const double m = 1.0 / (1.0 / n0 + 1.0 / n1);
-        const double eps = options_.bound == adwin_bound::hoeffding
-                               ? std::sqrt(log_term / (2.0 * m))
-                               : std::sqrt(2.0 * var * log_term / m) + 2.0 * log_term / (3.0 * m);
-        if (std::fabs(s0 / n0 - (total_ - s0) / n1) > eps) {
+        if (n1 < min_side) return false;
+        if (n0 < min_side) continue;
+        const double g = std::fabs(s0 * n1 - (total_ - s0) * n0);
+        const double p = n0 * n1;
+        bool cut = false;
+        if (hoeffding) {
+          cut = g * g > 0.5 * log_term * n * p;
+        } else {
+          const double inv_p = 1.0 / p;
+          const double u = n * inv_p;
+          const double margin = g * inv_p - 2.0 * log_term * u / 3.0;
+          cut = margin > 0.0 && margin * margin > two_var_l * u;
+        }
+        if (cut) {
           drop_through(rr, i);
           return true;
         }

@@ -86,8 +86,11 @@ class msprt {
     const double dev = moments_.mean - options_.theta0;
     const double ratio = n * c2 / (1.0 + n * c2);  // n c^2 / (1 + n c^2), no overflow
     log_lr_ = -0.5 * std::log1p(n * c2) + 0.5 * ratio * n * dev * dev / var;
-    const double p = std::exp(-log_lr_);
-    if (p < p_value_) p_value_ = p;
+    // p_n = min(p_{n-1}, 1 / Lambda_n): compare in logs, exponentiate only on a new minimum.
+    if (log_lr_ > max_log_lr_) {
+      max_log_lr_ = log_lr_;
+      p_value_ = std::exp(-log_lr_);
+    }
     return status::ok;
   }
 
@@ -107,32 +110,34 @@ class msprt {
     moments_ = {};
     p_value_ = 1.0;
     log_lr_ = 0.0;
+    max_log_lr_ = 0.0;
   }
 
-  /// Writes n, mean, squared deviations, p-value and ln Lambda.
+  /// Writes n, mean, squared deviations, the largest ln Lambda so far and the latest one.
   void save_state(byte_writer& w) const {
     w.put_u64(moments_.n);
     w.put_f64(moments_.mean);
     w.put_f64(moments_.m2);
-    w.put_f64(p_value_);
+    w.put_f64(max_log_lr_);
     w.put_f64(log_lr_);
   }
 
   /// Reads what save_state wrote; on malformed bytes returns invalid_argument, state kept.
   [[nodiscard]] status load_state(byte_reader& r) noexcept {
     detail::running_moments m;
-    double p = 0.0;
+    double max_llr = 0.0;
     double llr = 0.0;
     r.get_u64(m.n);
     r.get_f64(m.mean);
     r.get_f64(m.m2);
-    r.get_f64(p);
+    r.get_f64(max_llr);
     r.get_f64(llr);
     if (!r.ok() || !std::isfinite(m.mean) || !(m.m2 >= 0.0) || !std::isfinite(m.m2) ||
-        !(p > 0.0 && p <= 1.0) || !std::isfinite(llr))
+        !(max_llr >= 0.0) || !std::isfinite(max_llr) || !std::isfinite(llr) || llr > max_llr)
       return status::invalid_argument;
     moments_ = m;
-    p_value_ = p;
+    max_log_lr_ = max_llr;
+    p_value_ = std::exp(-max_llr);
     log_lr_ = llr;
     return status::ok;
   }
@@ -144,6 +149,7 @@ class msprt {
   detail::running_moments moments_{};
   double p_value_{1.0};
   double log_lr_{0.0};
+  double max_log_lr_{0.0};  ///< max(0, largest ln Lambda so far): p_value_ = exp(-max_log_lr_)
 };
 
 }  // namespace livefit
