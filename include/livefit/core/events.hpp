@@ -46,7 +46,7 @@ enum class event_kind : std::uint8_t {
 
 /// One event. Plain data, no allocation: safe to build and pass on the hot path.
 struct event {
-  event_kind kind{event_kind::published};
+  event_kind kind{event_kind::published};  ///< What happened.
   std::uint64_t sample_index{0};  ///< Samples observed when it happened (0 off the stream).
   double time{0.0};               ///< Sample time (stream's unit), or 0 when not known.
   std::uint64_t version{0};       ///< Registry version concerned, 0 when none.
@@ -65,6 +65,7 @@ concept event_sink = requires(S& s, const event& e) {
 
 /// The default sink: drops every event; compiles away.
 struct null_sink {
+  /// Drops the event.
   constexpr void on_event(const event&) noexcept {}
 };
 

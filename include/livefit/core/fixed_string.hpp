@@ -20,6 +20,7 @@ class fixed_string {
 
  public:
   constexpr fixed_string() noexcept = default;
+  /// The text `s`, truncated to the capacity.
   constexpr fixed_string(std::string_view s) noexcept { append(s); }  // NOLINT: implicit
 
   /// Appends text, truncating at the capacity.
@@ -65,17 +66,25 @@ class fixed_string {
     return append(std::string_view(buf.data(), static_cast<std::size_t>(end - buf.data())));
   }
 
+  /// Empties the text.
   constexpr void clear() noexcept {
     size_ = 0;
     data_[0] = '\0';
   }
+  /// The text, valid while this object lives and is not modified.
   [[nodiscard]] constexpr std::string_view view() const noexcept { return {data_.data(), size_}; }
+  /// The text, NUL-terminated.
   [[nodiscard]] constexpr const char* c_str() const noexcept { return data_.data(); }
+  /// Number of characters.
   [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
+  /// True when there is no text.
   [[nodiscard]] constexpr bool empty() const noexcept { return size_ == 0; }
+  /// The most characters it holds, N - 1 (one byte is the terminator).
   [[nodiscard]] static constexpr std::size_t capacity() noexcept { return N - 1; }
+  /// The text as a view (see view()).
   constexpr operator std::string_view() const noexcept { return view(); }  // NOLINT: implicit
 
+  /// True when the text equals `b`.
   friend constexpr bool operator==(const fixed_string& a, std::string_view b) noexcept {
     return a.view() == b;
   }

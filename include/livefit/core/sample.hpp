@@ -15,14 +15,14 @@ namespace livefit {
 /// unit (seconds, days) and must not decrease from one sample to the next.
 template <class Scalar, int D>
 struct sample {
-  using scalar_type = Scalar;
-  using vector_type = Eigen::Matrix<Scalar, D, 1>;
+  using scalar_type = Scalar;                      ///< float or double.
+  using vector_type = Eigen::Matrix<Scalar, D, 1>;  ///< The feature vector's type.
 
-  vector_type x;
-  Scalar y{0};
-  std::uint64_t key{0};
-  bool has_key{false};
-  double time{0.0};
+  vector_type x;            ///< Features.
+  Scalar y{0};              ///< Observed target (known after the prediction is served).
+  std::uint64_t key{0};     ///< Routing key of the traffic split; read when has_key.
+  bool has_key{false};      ///< False: the split assigns the sample at random (seeded).
+  double time{0.0};         ///< Stream time; must not decrease from sample to sample.
 };
 
 }  // namespace livefit

@@ -20,11 +20,17 @@ namespace livefit {
 /// grows a std::vector).
 class byte_writer {
  public:
+  /// Writes one byte.
   void put_u8(std::uint8_t v) { bytes_.push_back(v); }
+  /// Writes an unsigned 32-bit integer, little-endian.
   void put_u32(std::uint32_t v) { put_le(v); }
+  /// Writes an unsigned 64-bit integer, little-endian.
   void put_u64(std::uint64_t v) { put_le(v); }
+  /// Writes a signed 64-bit integer as its two's-complement bits, little-endian.
   void put_i64(std::int64_t v) { put_le(static_cast<std::uint64_t>(v)); }
+  /// Writes a float as its IEEE-754 bits (NaN payloads and signed zeros kept).
   void put_f32(float v) { put_le(std::bit_cast<std::uint32_t>(v)); }
+  /// Writes a double as its IEEE-754 bits (NaN payloads and signed zeros kept).
   void put_f64(double v) { put_le(std::bit_cast<std::uint64_t>(v)); }
 
   /// Writes a float or double with its own width.
@@ -50,9 +56,14 @@ class byte_writer {
       for (Eigen::Index i = 0; i < m.rows(); ++i) put_scalar(m(i, j));
   }
 
-  void put_bytes(std::span<const std::uint8_t> b) { bytes_.insert(bytes_.end(), b.begin(), b.end()); }
+  /// Appends raw bytes as they are (no length prefix).
+  void put_bytes(std::span<const std::uint8_t> b) {
+    bytes_.insert(bytes_.end(), b.begin(), b.end());
+  }
 
+  /// The bytes written so far.
   [[nodiscard]] const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+  /// The buffer itself, e.g. to clear it for reuse or move it out.
   [[nodiscard]] std::vector<std::uint8_t>& bytes() noexcept { return bytes_; }
 
  private:
@@ -70,29 +81,37 @@ class byte_writer {
 /// whole record and check once. Reads never allocate.
 class byte_reader {
  public:
+  /// Reads from `bytes`, which must outlive the reader (it is not copied).
   explicit byte_reader(std::span<const std::uint8_t> bytes) noexcept : bytes_(bytes) {}
 
+  /// Reads one byte; false (and `v` untouched) when the buffer is exhausted.
   bool get_u8(std::uint8_t& v) noexcept { return get_le(v); }
+  /// Reads a little-endian unsigned 32-bit integer; false when too few bytes remain.
   bool get_u32(std::uint32_t& v) noexcept { return get_le(v); }
+  /// Reads a little-endian unsigned 64-bit integer; false when too few bytes remain.
   bool get_u64(std::uint64_t& v) noexcept { return get_le(v); }
+  /// Reads what put_i64 wrote; false when too few bytes remain.
   bool get_i64(std::int64_t& v) noexcept {
     std::uint64_t u = 0;
     if (!get_le(u)) return false;
     v = static_cast<std::int64_t>(u);
     return true;
   }
+  /// Reads what put_f32 wrote, bit for bit; false when too few bytes remain.
   bool get_f32(float& v) noexcept {
     std::uint32_t u = 0;
     if (!get_le(u)) return false;
     v = std::bit_cast<float>(u);
     return true;
   }
+  /// Reads what put_f64 wrote, bit for bit; false when too few bytes remain.
   bool get_f64(double& v) noexcept {
     std::uint64_t u = 0;
     if (!get_le(u)) return false;
     v = std::bit_cast<double>(u);
     return true;
   }
+  /// Reads what put_scalar wrote for the same Scalar (float or double).
   template <class Scalar>
   bool get_scalar(Scalar& v) noexcept {
     if constexpr (std::is_same_v<Scalar, float>) return get_f32(v); else return get_f64(v);
@@ -127,8 +146,11 @@ class byte_reader {
     return ok_;
   }
 
+  /// False once any read has failed.
   [[nodiscard]] bool ok() const noexcept { return ok_; }
+  /// Bytes not read yet.
   [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - pos_; }
+  /// Bytes read so far (the offset of the next read).
   [[nodiscard]] std::size_t position() const noexcept { return pos_; }
   /// True when every byte was consumed and no read failed.
   [[nodiscard]] bool done() const noexcept { return ok_ && pos_ == bytes_.size(); }
