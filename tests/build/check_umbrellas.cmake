@@ -45,6 +45,14 @@ foreach(area ${entries})
   endforeach()
 endforeach()
 
+# Every top-level header is an umbrella (core.hpp, stats.hpp, ...), even for an area whose
+# folder is still empty: livefit.hpp must include each of them.
+file(GLOB top_level RELATIVE ${INCLUDE_DIR} ${root}/*.hpp)
+list(REMOVE_ITEM top_level livefit/livefit.hpp)
+list(APPEND umbrellas ${top_level})
+list(REMOVE_DUPLICATES umbrellas)
+list(SORT umbrellas)
+
 if(NOT EXISTS ${root}/livefit.hpp)
   list(APPEND problems "livefit/livefit.hpp is missing")
 else()
