@@ -8,6 +8,7 @@
 #include "livefit/deploy/evidence.hpp"
 #include "livefit/deploy/evidence_collector.hpp"
 #include "livefit/deploy/gate_combinators.hpp"
+#include "livefit/deploy/gate_parser.hpp"
 #include "livefit/deploy/gates.hpp"
 #include "livefit/deploy/lineage.hpp"
 #include "livefit/deploy/model_catalog.hpp"

@@ -1,6 +1,6 @@
-// Tests for deploy/gates.hpp, gate_combinators.hpp and evidence_collector.hpp: gate policies
-// as a table of scenarios, combinator logic, reasons, allocation, and case C17 (a gate that
-// looks after every batch).
+// Tests for deploy/gates.hpp, gate_combinators.hpp, gate_parser.hpp and evidence_collector.hpp:
+// gate policies as a table of scenarios, combinator logic, reasons, run-time composition from
+// text, allocation, and case C17 (a gate that looks after every batch).
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "catch.hpp"
 #include "livefit/deploy/evidence_collector.hpp"
 #include "livefit/deploy/gate_combinators.hpp"
+#include "livefit/deploy/gate_parser.hpp"
 #include "livefit/deploy/gates.hpp"
 
 using namespace livefit;
@@ -69,6 +70,38 @@ T made(result<T> r) {
   REQUIRE(r.has_value());
   return std::move(r).value();
 }
+
+/// Evidence with figures that are sometimes NaN, infinite, zero or negative, for properties
+/// that must hold whatever the pipeline feeds in.
+struct random_evidence {
+  std::mt19937_64 rng;
+  std::uniform_real_distribution<double> u{-2.0, 2.0};
+  std::uniform_int_distribution<int> pick{0, 5};
+  double figure() {
+    switch (pick(rng)) {
+      case 0: return nan_v;
+      case 1: return inf_v;
+      case 2: return 0.0;
+      default: return u(rng);
+    }
+  }
+  evidence next() {
+    evidence e;
+    e.samples = static_cast<std::uint64_t>(pick(rng)) * 400;
+    e.champion_loss = figure();
+    e.challenger_loss = figure();
+    e.diff_mean = figure();
+    e.diff_variance = std::fabs(figure());
+    e.sequential_p = std::fabs(figure()) / 4.0;
+    e.production_samples = static_cast<std::uint64_t>(pick(rng)) * 50;
+    e.production_loss = figure();
+    e.production_baseline = figure();
+    e.coefficients_finite = pick(rng) != 0;
+    e.has_prediction = pick(rng) != 0;
+    e.last_prediction = figure();
+    return e;
+  }
+};
 
 struct scenario {
   const char* what;  // the situation, and why the expected action follows
@@ -280,32 +313,9 @@ TEST_CASE("gates: every decision carries a reason and is idempotent", "[deploy][
   };
   const std::uint64_t seed = 20261204;
   INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(-2.0, 2.0);
-  std::uniform_int_distribution<int> pick(0, 5);
-  // A figure that is sometimes NaN, infinite, zero or negative: decisions must stay sane.
-  auto figure = [&]() {
-    switch (pick(rng)) {
-      case 0: return nan_v;
-      case 1: return inf_v;
-      case 2: return 0.0;
-      default: return u(rng);
-    }
-  };
+  random_evidence gen{std::mt19937_64(seed)};
   for (int i = 0; i < 2000; ++i) {
-    evidence e;
-    e.samples = static_cast<std::uint64_t>(pick(rng)) * 400;
-    e.champion_loss = figure();
-    e.challenger_loss = figure();
-    e.diff_mean = figure();
-    e.diff_variance = std::fabs(figure());
-    e.sequential_p = std::fabs(figure()) / 4.0;
-    e.production_samples = static_cast<std::uint64_t>(pick(rng)) * 50;
-    e.production_loss = figure();
-    e.production_baseline = figure();
-    e.coefficients_finite = pick(rng) != 0;
-    e.has_prediction = pick(rng) != 0;
-    e.last_prediction = figure();
+    const evidence e = gen.next();
     for (const any_gate& g : gates) {
       const decision d1 = g.evaluate(e);
       const decision d2 = g.evaluate(e);
@@ -316,6 +326,84 @@ TEST_CASE("gates: every decision carries a reason and is idempotent", "[deploy][
   }
 }
 
+TEST_CASE("parse_gate: a described gate decides exactly like the same gate composed in C++",
+          "[deploy][gates][parser]") {
+  const auto parsed = parse_gate(
+      " all_of( min_samples(samples = 400), sanity,\n"
+      "   any_of(significant(alpha=0.01, test=paired_t), not_(no_regression(min_samples=100,"
+      " max_relative_increase=0.2)), min_improvement(relative=0.1, absolute=0.01)))");
+  REQUIRE(parsed.has_value());
+  const auto composed = all_of(
+      made(min_samples::make({.samples = 400})), sanity{},
+      any_of(made(significant::make({.alpha = 0.01, .test = significance_test::paired_t})),
+             not_(made(no_regression::make({.max_relative_increase = 0.2, .min_samples = 100}))),
+             made(min_improvement::make({.relative = 0.1, .absolute = 0.01}))));
+  const std::uint64_t seed = 77;
+  INFO("seed " << seed);
+  random_evidence gen{std::mt19937_64(seed)};
+  int by_action[3] = {0, 0, 0};
+  for (int i = 0; i < 3000; ++i) {
+    const evidence e = gen.next();
+    const decision a = parsed->evaluate(e);
+    const decision b = composed.evaluate(e);
+    REQUIRE(a.action == b.action);
+    REQUIRE(a.reason.view() == b.reason.view());
+    ++by_action[static_cast<int>(a.action)];
+  }
+  // The comparison covered every answer, not just one.
+  CHECK(by_action[0] > 0);
+  CHECK(by_action[1] > 0);
+  CHECK(by_action[2] > 0);
+}
+
+TEST_CASE("parse_gate: malformed descriptions are refused with the column and the cause",
+          "[deploy][gates][parser]") {
+  struct bad {
+    const char* text;
+    const char* message;
+  };
+  const bad cases[] = {
+      {"", "gate description, column 1: expected a gate name"},
+      {"min_sample", "gate description, column 1: unknown gate 'min_sample' (expected all_of, "
+                     "any_of, not_, min_samples, min_improvement, significant, no_regression "
+                     "or sanity)"},
+      {"significant(alpah=0.1)", "gate description, column 13: significant has no option "
+                                 "'alpah' (expected alpha, test or rollback_when_worse)"},
+      {"significant(alpha=0.1x)", "gate description, column 13: alpha must be a number, got "
+                                  "'0.1x'"},
+      {"significant(test=bayes)", "gate description, column 13: test must be sequential or "
+                                  "paired_t, got 'bayes'"},
+      {"significant(alpha=1.5)", "gate description: significant: alpha must be in (0, 1), got 1.5"},
+      {"min_samples(samples=-3)", "gate description, column 13: samples must be a whole number "
+                                  ">= 0, got '-3'"},
+      {"min_samples(samples=0)", "gate description: min_samples: samples must be >= 1, got 0"},
+      {"sanity(check_range=yes)", "gate description, column 8: check_range must be true or "
+                                  "false, got 'yes'"},
+      {"min_samples(samples=1, samples=2)", "gate description, column 24: option 'samples' "
+                                            "given twice"},
+      {"not_(sanity, sanity)", "gate description, column 1: not_ takes exactly one gate, got 2"},
+      {"all_of()", "gate description, column 8: expected a gate name"},
+      {"all_of(sanity", "gate description, column 14: expected ',' or ')' in all_of"},
+      {"sanity extra", "gate description, column 8: unexpected text after the gate"},
+      {"min_samples(samples 3)", "gate description, column 21: expected '=' after samples"},
+  };
+  for (const bad& b : cases) {
+    INFO("description: '" << b.text << "'");
+    const auto g = parse_gate(b.text);
+    REQUIRE_FALSE(g.has_value());
+    CHECK(g.error().code == errc::invalid_argument);
+    CHECK(g.error().message == b.message);
+  }
+  // Nesting is bounded, so hostile input cannot exhaust the stack.
+  std::string deep;
+  for (int i = 0; i < 40; ++i) deep += "not_(";
+  deep += "sanity";
+  for (int i = 0; i < 40; ++i) deep += ")";
+  const auto g = parse_gate(deep);
+  REQUIRE_FALSE(g.has_value());
+  CHECK(g.error().message == "gate description, column 161: gates nested deeper than 32");
+}
+
 TEST_CASE("gates: evaluate allocates nothing", "[deploy][gates][alloc]") {
   if (!test::alloc_counting_available()) {
     WARN("allocation counting not available in this build (sanitizers)");
@@ -323,6 +411,9 @@ TEST_CASE("gates: evaluate allocates nothing", "[deploy][gates][alloc]") {
   }
   const auto g = all_of(min_samples{}, any_of(significant{}, not_(min_improvement{})), sanity{});
   const any_gate erased(g);
+  const auto parsed = parse_gate("all_of(min_samples, any_of(significant, not_(min_improvement)),"
+                                 " sanity)");
+  REQUIRE(parsed.has_value());
   evidence e = paired(2000, 1.0, 0.9, 0.5, 0.01);
   e.has_prediction = true;
   e.last_prediction = 3.0;
@@ -332,9 +423,10 @@ TEST_CASE("gates: evaluate allocates nothing", "[deploy][gates][alloc]") {
     e.samples = static_cast<std::uint64_t>(i);
     promotes += g.evaluate(e).action == gate_action::promote ? 1U : 0U;
     promotes += erased.evaluate(e).action == gate_action::promote ? 1U : 0U;
+    promotes += parsed->evaluate(e).action == gate_action::promote ? 1U : 0U;
   }
   CHECK(scope.count() == 0);
-  CHECK(promotes == 2 * (100000 - 1000));
+  CHECK(promotes == 3 * (100000 - 1000));
 }
 
 TEST_CASE("evidence_collector: fills the paired fields and rejects non-finite losses",

@@ -1,10 +1,11 @@
-// Gate combinators: all_of, any_of, not_ (compile time) and any_gate (type erasure).
+// Gate combinators: all_of, any_of, not_ at compile time; any_gate and *_of_list at run time.
 //
 // Three-valued logic with a veto: a rollback from any member is the combination's answer,
 // whatever the others say, because a rollback is a safety signal (a broken or significantly
 // worse version) that no amount of good news elsewhere should outvote. Between promote and
 // hold, all_of promotes when every member promotes, any_of when at least one does, and not_
-// swaps the two (its rollback passes through unchanged).
+// swaps the two (its rollback passes through unchanged). all_of_list and any_of_list are the
+// same logic over a list built at run time (gate_parser.hpp builds them from text).
 //
 // Usage:
 //   auto g = all_of(min_samples{}, any_of(significant{}, not_(sanity{})));
@@ -18,12 +19,84 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "livefit/core/assert.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/deploy/detail/gate_text.hpp"
 #include "livefit/deploy/evidence.hpp"
 
 namespace livefit {
+
+namespace detail {
+
+/// The logic of all_of, one member's decision at a time (shared by the compile-time and the
+/// run-time forms). take() returns true when the answer is known (a rollback).
+class all_of_fold {
+ public:
+  bool take(const decision& d) noexcept {
+    if (d.action == gate_action::rollback) {
+      veto_ = d;
+      vetoed_ = true;
+      return true;
+    }
+    if (d.action == gate_action::hold && !held_) {
+      first_hold_ = d;
+      held_ = true;
+    }
+    join(joined_, d.reason.view());
+    return false;
+  }
+  [[nodiscard]] decision result() const noexcept {
+    if (vetoed_) return veto_;
+    if (held_) return first_hold_;
+    return decision{gate_action::promote, joined_};
+  }
+
+ private:
+  decision veto_{};
+  decision first_hold_{};
+  reason_text joined_{};
+  bool held_{false};
+  bool vetoed_{false};
+};
+
+/// The logic of any_of, one member's decision at a time. Every member is asked until a
+/// rollback: a later rollback must still be able to veto an earlier promote.
+class any_of_fold {
+ public:
+  bool take(const decision& d) noexcept {
+    if (d.action == gate_action::rollback) {
+      veto_ = d;
+      vetoed_ = true;
+      return true;
+    }
+    if (d.action == gate_action::promote && !promoted_) {
+      first_promote_ = d;
+      promoted_ = true;
+    } else if (d.action == gate_action::hold) {
+      if (holds_.size() > prefix_) holds_.append("; ");
+      holds_.append(d.reason.view());
+    }
+    return false;
+  }
+  [[nodiscard]] decision result() const noexcept {
+    if (vetoed_) return veto_;
+    if (promoted_) return first_promote_;
+    return decision{gate_action::hold, holds_};
+  }
+
+ private:
+  static constexpr std::string_view prefix_text = "none promotes: ";
+  static constexpr std::size_t prefix_ = prefix_text.size();
+  decision veto_{};
+  decision first_promote_{};
+  reason_text holds_{prefix_text};
+  bool promoted_{false};
+  bool vetoed_{false};
+};
+
+}  // namespace detail
 
 /// Promotes when every member promotes; rolls back when any member rolls back (the first
 /// one's reason); else holds with the reason of the first member that holds.
@@ -48,29 +121,9 @@ class all_of {
   template <class Evidence>
     requires(gate<G, Evidence> && ...)
   [[nodiscard]] decision evaluate(const Evidence& e) const noexcept {
-    decision veto{};
-    decision first_hold{};
-    bool held = false;
-    bool vetoed = false;
-    reason_text joined;
-    // Returns true to stop the fold (a rollback decides).
-    auto take = [&](const decision& d) noexcept {
-      if (d.action == gate_action::rollback) {
-        veto = d;
-        vetoed = true;
-        return true;
-      }
-      if (d.action == gate_action::hold && !held) {
-        first_hold = d;
-        held = true;
-      }
-      detail::join(joined, d.reason.view());
-      return false;
-    };
-    std::apply([&](const G&... g) { static_cast<void>((take(g.evaluate(e)) || ...)); }, gates_);
-    if (vetoed) return veto;
-    if (held) return first_hold;
-    return decision{gate_action::promote, joined};
+    detail::all_of_fold f;
+    std::apply([&](const G&... g) { static_cast<void>((f.take(g.evaluate(e)) || ...)); }, gates_);
+    return f.result();
   }
 
   /// The members, in order.
@@ -100,32 +153,9 @@ class any_of {
   template <class Evidence>
     requires(gate<G, Evidence> && ...)
   [[nodiscard]] decision evaluate(const Evidence& e) const noexcept {
-    decision veto{};
-    decision first_promote{};
-    bool promoted = false;
-    bool vetoed = false;
-    reason_text holds("none promotes: ");
-    const std::size_t prefix = holds.size();
-    // Every member is asked: a later rollback must still be able to veto.
-    auto take = [&](const decision& d) noexcept {
-      if (d.action == gate_action::rollback) {
-        veto = d;
-        vetoed = true;
-        return true;
-      }
-      if (d.action == gate_action::promote && !promoted) {
-        first_promote = d;
-        promoted = true;
-      } else if (d.action == gate_action::hold) {
-        if (holds.size() > prefix) holds.append("; ");
-        holds.append(d.reason.view());
-      }
-      return false;
-    };
-    std::apply([&](const G&... g) { static_cast<void>((take(g.evaluate(e)) || ...)); }, gates_);
-    if (vetoed) return veto;
-    if (promoted) return first_promote;
-    return decision{gate_action::hold, holds};
+    detail::any_of_fold f;
+    std::apply([&](const G&... g) { static_cast<void>((f.take(g.evaluate(e)) || ...)); }, gates_);
+    return f.result();
   }
 
   [[nodiscard]] const std::tuple<G...>& gates() const noexcept { return gates_; }
@@ -195,6 +225,52 @@ class any_gate {
 };
 
 static_assert(gate<any_gate, evidence>);
+
+/// all_of over a list of gates chosen at run time (same logic as all_of).
+/// @pre The list is not empty (an empty all_of would promote on nothing).
+class all_of_list {
+ public:
+  static constexpr std::string_view name = "all_of";
+
+  explicit all_of_list(std::vector<any_gate> gates) noexcept : gates_(std::move(gates)) {
+    LIVEFIT_ASSERT(!gates_.empty());
+  }
+
+  [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
+    detail::all_of_fold f;
+    for (const any_gate& g : gates_)
+      if (f.take(g.evaluate(e))) break;
+    return f.result();
+  }
+
+  [[nodiscard]] const std::vector<any_gate>& gates() const noexcept { return gates_; }
+
+ private:
+  std::vector<any_gate> gates_;
+};
+
+/// any_of over a list of gates chosen at run time (same logic as any_of).
+/// @pre The list is not empty.
+class any_of_list {
+ public:
+  static constexpr std::string_view name = "any_of";
+
+  explicit any_of_list(std::vector<any_gate> gates) noexcept : gates_(std::move(gates)) {
+    LIVEFIT_ASSERT(!gates_.empty());
+  }
+
+  [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
+    detail::any_of_fold f;
+    for (const any_gate& g : gates_)
+      if (f.take(g.evaluate(e))) break;
+    return f.result();
+  }
+
+  [[nodiscard]] const std::vector<any_gate>& gates() const noexcept { return gates_; }
+
+ private:
+  std::vector<any_gate> gates_;
+};
 
 }  // namespace livefit
 
