@@ -32,9 +32,11 @@ struct model_catalog_options {
 /// allocation-free. Removing a name while handles are out is safe: the registry lives until
 /// the last handle goes, and snapshots live past even that.
 ///
-/// Memory of an idle entry (one model with one version): the name-table node (about 100
-/// bytes plus the name when longer than 15 characters), the shared_ptr control block with
-/// the registry handle (about 24 bytes), the registry state and the version (see registry).
+/// Memory of an idle entry (one model with one version): the name-table node (about 80
+/// bytes, plus the name when longer than 15 characters), the shared_ptr control block with
+/// the registry handle (24 bytes), the registry's state, version and history (see
+/// registry). Measured with a 4-dimensional double model and 9-character names: about 770
+/// heap bytes per entry, so 10,000 instruments cost under 8 MB.
 ///
 /// // LIMITATION: find() takes a reader lock on the name table (not on the model); a hot
 /// // path that looks models up by name per request should cache the handles.
