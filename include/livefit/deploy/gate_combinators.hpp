@@ -34,6 +34,8 @@ namespace detail {
 /// run-time forms). take() returns true when the answer is known (a rollback).
 class all_of_fold {
  public:
+  static constexpr std::string_view name = "all_of";
+
   bool take(const decision& d) noexcept {
     if (d.action == gate_action::rollback) {
       veto_ = d;
@@ -65,6 +67,8 @@ class all_of_fold {
 /// rollback: a later rollback must still be able to veto an earlier promote.
 class any_of_fold {
  public:
+  static constexpr std::string_view name = "any_of";
+
   bool take(const decision& d) noexcept {
     if (d.action == gate_action::rollback) {
       veto_ = d;
@@ -226,51 +230,38 @@ class any_gate {
 
 static_assert(gate<any_gate, evidence>);
 
+namespace detail {
+
+/// A combinator over a list of gates chosen at run time, with the logic of `Fold`.
+template <class Fold>
+class gate_list {
+ public:
+  static constexpr std::string_view name = Fold::name;
+
+  /// @pre The list is not empty (an empty all_of would promote on nothing).
+  explicit gate_list(std::vector<any_gate> gates) noexcept : gates_(std::move(gates)) {
+    LIVEFIT_ASSERT(!gates_.empty());
+  }
+
+  [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
+    Fold f;
+    for (const any_gate& g : gates_)
+      if (f.take(g.evaluate(e))) break;
+    return f.result();
+  }
+
+  [[nodiscard]] const std::vector<any_gate>& gates() const noexcept { return gates_; }
+
+ private:
+  std::vector<any_gate> gates_;
+};
+
+}  // namespace detail
+
 /// all_of over a list of gates chosen at run time (same logic as all_of).
-/// @pre The list is not empty (an empty all_of would promote on nothing).
-class all_of_list {
- public:
-  static constexpr std::string_view name = "all_of";
-
-  explicit all_of_list(std::vector<any_gate> gates) noexcept : gates_(std::move(gates)) {
-    LIVEFIT_ASSERT(!gates_.empty());
-  }
-
-  [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
-    detail::all_of_fold f;
-    for (const any_gate& g : gates_)
-      if (f.take(g.evaluate(e))) break;
-    return f.result();
-  }
-
-  [[nodiscard]] const std::vector<any_gate>& gates() const noexcept { return gates_; }
-
- private:
-  std::vector<any_gate> gates_;
-};
-
+using all_of_list = detail::gate_list<detail::all_of_fold>;
 /// any_of over a list of gates chosen at run time (same logic as any_of).
-/// @pre The list is not empty.
-class any_of_list {
- public:
-  static constexpr std::string_view name = "any_of";
-
-  explicit any_of_list(std::vector<any_gate> gates) noexcept : gates_(std::move(gates)) {
-    LIVEFIT_ASSERT(!gates_.empty());
-  }
-
-  [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
-    detail::any_of_fold f;
-    for (const any_gate& g : gates_)
-      if (f.take(g.evaluate(e))) break;
-    return f.result();
-  }
-
-  [[nodiscard]] const std::vector<any_gate>& gates() const noexcept { return gates_; }
-
- private:
-  std::vector<any_gate> gates_;
-};
+using any_of_list = detail::gate_list<detail::any_of_fold>;
 
 }  // namespace livefit
 
