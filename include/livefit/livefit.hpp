@@ -3,7 +3,9 @@
 #define LIVEFIT_LIVEFIT_HPP
 
 #include "livefit/core.hpp"
+#include "livefit/deploy.hpp"
 #include "livefit/eval.hpp"
+#include "livefit/pipeline.hpp"
 #include "livefit/stats.hpp"
 
 #endif  // LIVEFIT_LIVEFIT_HPP
