@@ -54,12 +54,12 @@ class ema {
     if (w_.plain_steady()) [[likely]] {
       // The only work on the chain from one value to the next: one FMA.
       y_ = detail::mul_add(w_.beta(), y_, w_.alpha() * x);
+      w_.commit_steady();
     } else {
       const detail::ema_step<Scalar> s = w_.next();
       y_ = detail::mul_add(s.keep, y_, s.take * x);
       w_.commit(s);
     }
-    ++count_;
     return status::ok;
   }
 
@@ -67,63 +67,45 @@ class ema {
   /// mode of the options: the absolute mode decays the old weights by one step, the relative
   /// mode ignores the step. The value does not change until the next update.
   /// @return status::ok; status::invalid_argument when the options set no missing-value mode.
-  [[nodiscard]] status skip() noexcept {
-    if (w_.missing() == ema_missing::reject) return status::invalid_argument;
-    w_.skip();
-    return status::ok;
-  }
+  [[nodiscard]] status skip() noexcept { return w_.skip(); }
 
   /// The current average. Before any observation: the initial value, or 0 without one.
   /// @pre ready(), for a value that means something.
   [[nodiscard]] Scalar value() const noexcept { return y_; }
 
   /// True once `warmup` observations were seen (and there is a value to report).
-  [[nodiscard]] bool ready() const noexcept {
-    return count_ >= warmup_ && (count_ > 0 || seeded_);
-  }
+  [[nodiscard]] bool ready() const noexcept { return w_.ready(); }
 
   /// Observations taken (skipped steps and rejected inputs not counted).
-  [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+  [[nodiscard]] std::uint64_t count() const noexcept { return w_.count(); }
 
   /// The smoothing factor a in (0, 1], after conversion from span, com or halflife.
   [[nodiscard]] Scalar alpha() const noexcept { return w_.alpha(); }
 
   /// Returns to the state right after make().
   void reset() noexcept {
-    w_ = detail::ema_weights<Scalar>(w_.alpha(), w_.adjust(), w_.missing(), seeded_);
+    w_.reset();
     y_ = initial_;
-    count_ = 0;
   }
 
   /// Writes the state (not the options) to `w`.
   void save_state(byte_writer& w) const {
     detail::put_record_header<Scalar>(w, layout_);
-    w.put_scalar(w_.alpha());
-    w.put_u8(static_cast<std::uint8_t>(w_.adjust()));
-    w.put_u8(static_cast<std::uint8_t>(w_.missing()));
+    w_.save(w);
     w.put_scalar(y_);
-    w.put_scalar(w_.weight());
-    w.put_u64(count_);
   }
 
   /// Reads a state written by save_state of an ema with the same options.
   /// @return status::ok, or status::invalid_argument (state unchanged) for bytes that are
   ///         truncated, damaged, or from an ema with another alpha, form or scalar type.
   [[nodiscard]] status load_state(byte_reader& r) noexcept {
-    Scalar a{}, y{}, weight{};
-    std::uint8_t adjust = 0, missing = 0;
-    std::uint64_t count = 0;
-    if (!detail::get_record_header<Scalar>(r, layout_) || !r.get_scalar(a) ||
-        !r.get_u8(adjust) || !r.get_u8(missing) || !r.get_scalar(y) ||
-        !r.get_scalar(weight) || !r.get_u64(count))
+    detail::ema_weights<Scalar> w;
+    Scalar y{};
+    if (!detail::get_record_header<Scalar>(r, layout_) || !w_.load(r, w) || !r.get_scalar(y) ||
+        !std::isfinite(y))
       return status::invalid_argument;
-    const bool same_config = a == w_.alpha() && adjust == std::uint8_t{w_.adjust()} &&
-                             missing == static_cast<std::uint8_t>(w_.missing());
-    if (!same_config || !std::isfinite(y) || !std::isfinite(weight) || weight < Scalar(0))
-      return status::invalid_argument;
+    w_ = w;
     y_ = y;
-    w_.set_weight(weight);
-    count_ = count;
     return status::ok;
   }
 
@@ -131,19 +113,12 @@ class ema {
   static constexpr std::uint8_t layout_ = 1;
 
   ema(Scalar a, const ema_options& o) noexcept
-      : w_(a, o.adjust, o.missing, o.initial_value.has_value()),
-        y_(o.initial_value ? static_cast<Scalar>(*o.initial_value) : Scalar(0)),
-        initial_(y_),
-        count_(0),
-        warmup_(o.warmup),
-        seeded_(o.initial_value.has_value()) {}
+      : w_(a, o), y_(o.initial_value ? static_cast<Scalar>(*o.initial_value) : Scalar(0)),
+        initial_(y_) {}
 
   detail::ema_weights<Scalar> w_;
-  Scalar y_;
+  Scalar y_;         ///< The average (the initial value, or 0, before any observation).
   Scalar initial_;
-  std::uint64_t count_;
-  std::uint64_t warmup_;
-  bool seeded_;
 };
 
 }  // namespace livefit

@@ -23,7 +23,7 @@ namespace livefit {
 ///
 /// Copyable value type, O(1) per update, no allocation; not thread-safe.
 template <class Scalar>
-class ew_covariance {
+class ew_covariance : public detail::ew_moments_base<Scalar, true> {
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                 "livefit::ew_covariance supports float and double only");
 
@@ -49,9 +49,6 @@ class ew_covariance {
     return status::ok;
   }
 
-  /// A step with no observation of the pair, in the options' missing-value mode.
-  [[nodiscard]] status skip() noexcept { return m_.skip(); }
-
   /// Weighted means. @pre count() > 0
   [[nodiscard]] Scalar mean_x() const noexcept { return m_.mean_x(); }
   [[nodiscard]] Scalar mean_y() const noexcept { return m_.mean_y(); }
@@ -71,31 +68,10 @@ class ew_covariance {
     return m_.cxy() / std::sqrt(vv);
   }
 
-  /// True once `warmup` observations were seen.
-  [[nodiscard]] bool ready() const noexcept { return m_.ready(); }
-  /// Observations taken.
-  [[nodiscard]] std::uint64_t count() const noexcept { return m_.count(); }
-
-  /// Returns to the state right after make().
-  void reset() noexcept { m_.reset(); }
-
-  /// Writes the state (and the options it must be read back with).
-  void save_state(byte_writer& w) const {
-    detail::put_record_header<Scalar>(w, layout_);
-    m_.save(w);
-  }
-  /// Reads a state written by save_state of an ew_covariance with the same options.
-  /// @return status::ok, or status::invalid_argument with the state unchanged.
-  [[nodiscard]] status load_state(byte_reader& r) noexcept {
-    if (!detail::get_record_header<Scalar>(r, layout_) || !m_.load(r))
-      return status::invalid_argument;
-    return status::ok;
-  }
-
  private:
-  static constexpr std::uint8_t layout_ = 1;
-  explicit ew_covariance(const detail::ew_moments<Scalar, true>& m) noexcept : m_(m) {}
-  detail::ew_moments<Scalar, true> m_;
+  using base = detail::ew_moments_base<Scalar, true>;
+  using base::m_;
+  explicit ew_covariance(const detail::ew_moments<Scalar, true>& m) noexcept : base(m) {}
 };
 
 }  // namespace livefit

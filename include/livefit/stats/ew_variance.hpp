@@ -23,7 +23,7 @@ namespace livefit {
 ///
 /// Copyable value type, O(1) per update, no allocation; not thread-safe.
 template <class Scalar>
-class ew_variance {
+class ew_variance : public detail::ew_moments_base<Scalar, false> {
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                 "livefit::ew_variance supports float and double only");
 
@@ -48,9 +48,6 @@ class ew_variance {
     return status::ok;
   }
 
-  /// A step with no observation, in the options' missing-value mode (as ema::skip()).
-  [[nodiscard]] status skip() noexcept { return m_.skip(); }
-
   /// The weighted mean (as an adjusted or plain ema). @pre count() > 0
   [[nodiscard]] Scalar mean() const noexcept { return m_.mean_x(); }
   /// The variance, bias-corrected unless the options ask for `bias`; nullopt before the
@@ -58,35 +55,13 @@ class ew_variance {
   [[nodiscard]] std::optional<Scalar> variance() const noexcept { return m_.finish(m_.cxx()); }
   /// The standard deviation, sqrt(variance()); nullopt when the variance is.
   [[nodiscard]] std::optional<Scalar> stddev() const noexcept {
-    const std::optional<Scalar> v = variance();
-    if (!v) return std::nullopt;
-    return std::sqrt(*v);
-  }
-  /// True once `warmup` observations were seen.
-  [[nodiscard]] bool ready() const noexcept { return m_.ready(); }
-  /// Observations taken.
-  [[nodiscard]] std::uint64_t count() const noexcept { return m_.count(); }
-
-  /// Returns to the state right after make().
-  void reset() noexcept { m_.reset(); }
-
-  /// Writes the state (and the options it must be read back with).
-  void save_state(byte_writer& w) const {
-    detail::put_record_header<Scalar>(w, layout_);
-    m_.save(w);
-  }
-  /// Reads a state written by save_state of an ew_variance with the same options.
-  /// @return status::ok, or status::invalid_argument with the state unchanged.
-  [[nodiscard]] status load_state(byte_reader& r) noexcept {
-    if (!detail::get_record_header<Scalar>(r, layout_) || !m_.load(r))
-      return status::invalid_argument;
-    return status::ok;
+    return detail::sqrt_of(variance());
   }
 
  private:
-  static constexpr std::uint8_t layout_ = 1;
-  explicit ew_variance(const detail::ew_moments<Scalar, false>& m) noexcept : m_(m) {}
-  detail::ew_moments<Scalar, false> m_;
+  using base = detail::ew_moments_base<Scalar, false>;
+  using base::m_;
+  explicit ew_variance(const detail::ew_moments<Scalar, false>& m) noexcept : base(m) {}
 };
 
 }  // namespace livefit

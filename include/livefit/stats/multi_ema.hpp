@@ -89,47 +89,38 @@ class multi_ema {
       y_[cur_ ^ 1u].array() = s.keep * y_[cur_].array() + s.take * x.array();
     }
     cur_ = static_cast<std::uint8_t>(cur_ ^ 1u);
-    if (!steady) w_.commit(s);
-    ++count_;
+    if (steady)
+      w_.commit_steady();
+    else
+      w_.commit(s);
     return status::ok;
   }
 
   /// Records a step with no observation of any series, as ema::skip().
   // LIMITATION: a step is missing for all series or none; per-series gaps need one ema each.
-  [[nodiscard]] status skip() noexcept {
-    if (w_.missing() == ema_missing::reject) return status::invalid_argument;
-    w_.skip();
-    return status::ok;
-  }
+  [[nodiscard]] status skip() noexcept { return w_.skip(); }
 
   /// The current averages. Before any observation: the initial value, or zeros.
   [[nodiscard]] const vector_type& value() const noexcept { return y_[cur_]; }
   /// True once `warmup` observations were seen (and there is a value to report).
-  [[nodiscard]] bool ready() const noexcept {
-    return count_ >= warmup_ && (count_ > 0 || seeded_);
-  }
+  [[nodiscard]] bool ready() const noexcept { return w_.ready(); }
   /// Number of series.
   [[nodiscard]] Eigen::Index dim() const noexcept { return y_[0].size(); }
   /// Observations taken.
-  [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+  [[nodiscard]] std::uint64_t count() const noexcept { return w_.count(); }
   /// The smoothing factor in (0, 1].
   [[nodiscard]] Scalar alpha() const noexcept { return w_.alpha(); }
 
   /// Returns to the state right after make(); does not allocate.
   void reset() noexcept {
-    w_ = detail::ema_weights<Scalar>(w_.alpha(), w_.adjust(), w_.missing(), seeded_);
+    w_.reset();
     y_[cur_].setConstant(initial_);
-    count_ = 0;
   }
 
   /// Writes the state (not the options).
   void save_state(byte_writer& w) const {
     detail::put_record_header<Scalar>(w, layout_);
-    w.put_scalar(w_.alpha());
-    w.put_u8(static_cast<std::uint8_t>(w_.adjust()));
-    w.put_u8(static_cast<std::uint8_t>(w_.missing()));
-    w.put_scalar(w_.weight());
-    w.put_u64(count_);
+    w_.save(w);
     w.put_matrix(y_[cur_]);
   }
 
@@ -137,15 +128,8 @@ class multi_ema {
   /// @return status::ok, or status::invalid_argument with the state unchanged. Does not
   ///         allocate: the values are checked in a first pass, then read into place.
   [[nodiscard]] status load_state(byte_reader& r) noexcept {
-    Scalar a{}, weight{};
-    std::uint8_t adjust = 0, missing = 0;
-    std::uint64_t count = 0;
-    if (!detail::get_record_header<Scalar>(r, layout_) || !r.get_scalar(a) ||
-        !r.get_u8(adjust) || !r.get_u8(missing) || !r.get_scalar(weight) || !r.get_u64(count))
-      return status::invalid_argument;
-    const bool same_config = a == w_.alpha() && adjust == std::uint8_t{w_.adjust()} &&
-                             missing == static_cast<std::uint8_t>(w_.missing());
-    if (!same_config || !std::isfinite(weight) || weight < Scalar(0))
+    detail::ema_weights<Scalar> w;
+    if (!detail::get_record_header<Scalar>(r, layout_) || !w_.load(r, w))
       return status::invalid_argument;
     byte_reader probe = r;  // validation pass: shape, length and finiteness
     std::uint64_t rows = 0, cols = 0;
@@ -157,8 +141,7 @@ class multi_ema {
       if (!probe.get_scalar(v) || !std::isfinite(v)) return status::invalid_argument;
     }
     if (!r.get_matrix(y_[cur_])) return status::invalid_argument;  // cannot fail now
-    w_.set_weight(weight);
-    count_ = count;
+    w_ = w;
     return status::ok;
   }
 
@@ -166,13 +149,10 @@ class multi_ema {
   static constexpr std::uint8_t layout_ = 1;
 
   multi_ema(Scalar a, const ema_options& o, Eigen::Index dim)
-      : w_(a, o.adjust, o.missing, o.initial_value.has_value()),
+      : w_(a, o),
         y_{vector_type::Constant(dim, start_value(o)),
            vector_type::Constant(dim, start_value(o))},
-        initial_(start_value(o)),
-        count_(0),
-        warmup_(o.warmup),
-        seeded_(o.initial_value.has_value()) {}
+        initial_(start_value(o)) {}
 
   static Scalar start_value(const ema_options& o) noexcept {
     return o.initial_value ? static_cast<Scalar>(*o.initial_value) : Scalar(0);
@@ -182,9 +162,6 @@ class multi_ema {
   vector_type y_[2];  ///< The current averages y_[cur_], and a spare for the next update.
   std::uint8_t cur_{0};
   Scalar initial_;
-  std::uint64_t count_;
-  std::uint64_t warmup_;
-  bool seeded_;
 };
 
 }  // namespace livefit

@@ -113,9 +113,7 @@ class running_stats {
   }
   /// sqrt(variance()).
   [[nodiscard]] std::optional<Scalar> stddev() const noexcept {
-    const std::optional<Scalar> v = variance();
-    if (!v) return std::nullopt;
-    return std::sqrt(*v);
+    return detail::sqrt_of(variance());
   }
   /// Smallest and largest values; nullopt when empty.
   [[nodiscard]] std::optional<Scalar> min() const noexcept {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -25,6 +26,13 @@ template <class Scalar>
 #else
   return a * b + c;
 #endif
+}
+
+/// sqrt of an optional variance: a standard deviation, or nullopt when the variance is.
+template <class Scalar>
+[[nodiscard]] inline std::optional<Scalar> sqrt_of(std::optional<Scalar> v) noexcept {
+  if (!v) return std::nullopt;
+  return std::sqrt(*v);
 }
 
 /// The error `<component>: <param> must be <range>, got <value>`.

@@ -11,6 +11,7 @@
 
 #include "livefit/core/result.hpp"
 #include "livefit/core/serialize.hpp"
+#include "livefit/core/status.hpp"
 #include "livefit/stats/detail/common.hpp"
 #include "livefit/stats/ema_options.hpp"
 
@@ -37,15 +38,20 @@ template <class Scalar>
 class ema_weights {
  public:
   ema_weights() = default;
-  ema_weights(Scalar a, bool adjust, ema_missing missing, bool seeded) noexcept
-      : a_(a), b_(Scalar(1) - a), weight_(seeded ? Scalar(1) : Scalar(0)), adjust_(adjust),
-        missing_(missing) {}
+  ema_weights(Scalar a, const ema_options& o) noexcept
+      : a_(a), b_(Scalar(1) - a), weight_(o.initial_value ? Scalar(1) : Scalar(0)),
+        warmup_(o.warmup), adjust_(o.adjust), seeded_(o.initial_value.has_value()),
+        missing_(o.missing) {}
 
   [[nodiscard]] Scalar alpha() const noexcept { return a_; }
   [[nodiscard]] Scalar beta() const noexcept { return b_; }
-  [[nodiscard]] bool adjust() const noexcept { return adjust_; }
   [[nodiscard]] ema_missing missing() const noexcept { return missing_; }
-  [[nodiscard]] Scalar weight() const noexcept { return weight_; }
+  [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+
+  /// True once `warmup` observations were seen and there is a value to report.
+  [[nodiscard]] bool ready() const noexcept {
+    return count_ >= warmup_ && (count_ > 0 || seeded_);
+  }
 
   /// True when the next step is the plain recursion keep = 1-a, take = a (the fast path).
   [[nodiscard]] bool plain_steady() const noexcept { return !adjust_ && weight_ == Scalar(1); }
@@ -61,20 +67,65 @@ class ema_weights {
     return {old * r, fresh * r, adjust_ ? old + fresh : Scalar(1)};
   }
 
-  void commit(const ema_step<Scalar>& s) noexcept { weight_ = s.next_weight; }
+  /// Takes an observation made with the weights `s` (from next()).
+  void commit(const ema_step<Scalar>& s) noexcept {
+    weight_ = s.next_weight;
+    ++count_;
+  }
+  /// Takes an observation made on the fast path (plain_steady(): the weight stays 1).
+  void commit_steady() noexcept { ++count_; }
 
-  /// Records a step with no observation. @pre missing() != ema_missing::reject
-  void skip() noexcept {
+  /// Records a step with no observation in the missing-value mode.
+  /// @return status::invalid_argument when the options set no missing-value mode.
+  [[nodiscard]] status skip() noexcept {
+    if (missing_ == ema_missing::reject) return status::invalid_argument;
     if (missing_ == ema_missing::absolute) weight_ *= b_;
+    return status::ok;
   }
 
-  void set_weight(Scalar w) noexcept { weight_ = w; }
+  /// Back to the weights right after make().
+  void reset() noexcept {
+    weight_ = seeded_ ? Scalar(1) : Scalar(0);
+    count_ = 0;
+  }
+
+  /// Writes the configuration that a reader must share (alpha, form, missing mode), then
+  /// the weight and the count.
+  void save(byte_writer& w) const {
+    w.put_scalar(a_);
+    w.put_u8(static_cast<std::uint8_t>(adjust_));
+    w.put_u8(static_cast<std::uint8_t>(missing_));
+    w.put_scalar(weight_);
+    w.put_u64(count_);
+  }
+
+  /// Reads what save() wrote into `out` (a copy of *this), or returns false when the bytes
+  /// are damaged or were written with another configuration. *this is not changed.
+  [[nodiscard]] bool load(byte_reader& r, ema_weights& out) const noexcept {
+    Scalar a{}, weight{};
+    std::uint8_t adjust = 0, missing = 0;
+    std::uint64_t count = 0;
+    if (!r.get_scalar(a) || !r.get_u8(adjust) || !r.get_u8(missing) || !r.get_scalar(weight) ||
+        !r.get_u64(count))
+      return false;
+    if (a != a_ || adjust != std::uint8_t{adjust_} ||
+        missing != static_cast<std::uint8_t>(missing_) || !std::isfinite(weight) ||
+        weight < Scalar(0))
+      return false;
+    out = *this;
+    out.weight_ = weight;
+    out.count_ = count;
+    return true;
+  }
 
  private:
   Scalar a_{1};
   Scalar b_{0};
   Scalar weight_{0};
+  std::uint64_t count_{0};
+  std::uint64_t warmup_{1};
   bool adjust_{false};
+  bool seeded_{false};
   ema_missing missing_{ema_missing::reject};
 };
 

@@ -182,6 +182,41 @@ class ew_moments {
   std::uint64_t count_{0};
 };
 
+/// The members ew_variance and ew_covariance share: missing steps, readiness, reset and the
+/// checkpoint, over one ew_moments engine.
+template <class Scalar, bool Paired>
+class ew_moments_base {
+ public:
+  /// A step with no observation, in the options' missing-value mode (as ema::skip()).
+  /// @return status::ok; status::invalid_argument when no missing-value mode is set.
+  [[nodiscard]] status skip() noexcept { return m_.skip(); }
+  /// True once `warmup` observations were seen.
+  [[nodiscard]] bool ready() const noexcept { return m_.ready(); }
+  /// Observations taken.
+  [[nodiscard]] std::uint64_t count() const noexcept { return m_.count(); }
+  /// Returns to the state right after make().
+  void reset() noexcept { m_.reset(); }
+
+  /// Writes the state (and the options it must be read back with).
+  void save_state(byte_writer& w) const {
+    put_record_header<Scalar>(w, layout_);
+    m_.save(w);
+  }
+  /// Reads a state written by save_state of a component of the same type and options.
+  /// @return status::ok, or status::invalid_argument with the state unchanged.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    if (!get_record_header<Scalar>(r, layout_) || !m_.load(r)) return status::invalid_argument;
+    return status::ok;
+  }
+
+ protected:
+  explicit ew_moments_base(const ew_moments<Scalar, Paired>& m) noexcept : m_(m) {}
+  ew_moments<Scalar, Paired> m_;
+
+ private:
+  static constexpr std::uint8_t layout_ = 1;
+};
+
 }  // namespace detail
 }  // namespace livefit
 
