@@ -165,6 +165,28 @@ TEST_CASE("cusum: C13 run lengths reproduce the textbook ARL table", "[eval][cus
   CHECK_THAT(arl0_h4, WithinRel(164.9, 0.05));
 }
 
+TEST_CASE("cusum: false alarms on 1e6 stationary samples match the run length",
+          "[eval][cusum]") {
+  // The detector restarts after each drift, so alarms form a renewal process: about
+  // n / ARL0 = 1e6 / 469 = 2132 alarms for k = 0.5, h = 5 (C13's ARL0). +-10% is more than
+  // 4 standard deviations (run lengths are roughly geometric: sd ~ sqrt(2132) = 46).
+  auto rng = seeded(29, "cusum stationary");
+  std::normal_distribution<double> z(0.0, 1.0);
+  auto d = cusum::make({}).value();
+  const auto alarms = drifts_of(d, 1000000, [&](std::uint64_t) { return z(rng); });
+  std::printf("cusum: %zu false alarms in 1e6 N(0,1) samples (k 0.5, h 5)\n", alarms.size());
+  CHECK_THAT(static_cast<double>(alarms.size()), WithinRel(1e6 / 469.2, 0.1));
+  // h = 10: Siegmund's (e^(2kb) - 2kb - 1) / (2k^2) with b = h + 1.166 gives 1.4e5 per side,
+  // 7e4 two-sided: about 14 alarms in 1e6; 25 is the Poisson mean + 3 sd.
+  cusum_options wide;
+  wide.h = 10.0;
+  auto quiet = cusum::make(wide).value();
+  const auto few = drifts_of(quiet, 1000000, [&](std::uint64_t) { return z(rng); });
+  std::printf("cusum: %zu false alarms in 1e6 N(0,1) samples (k 0.5, h 10)\n", few.size());
+  CHECK(few.size() <= 25);
+  CHECK(few.size() >= 4);  // and not silently deaf: mean - 3 sd
+}
+
 TEST_CASE("cusum: no allocation on the hot path", "[eval][cusum]") {
   auto d = cusum::make({}).value();
   check_no_allocation(d, [](std::uint64_t t) { return static_cast<double>(t % 7) * 0.3 - 0.9; });

@@ -84,7 +84,13 @@ namespace detail {
 ///
 /// Exact through the regularized incomplete beta (no normal approximation); df = +inf gives
 /// the standard normal. The smaller tail is computed directly, so P(T <= -40) keeps its
-/// relative accuracy instead of becoming 1 - (1 - tiny).
+/// relative accuracy instead of becoming 1 - (1 - tiny). Relative error against 40-digit
+/// mpmath: about 1e-14 up to df = 1e6 (x86-64).
+///
+/// LIMITATION: for very large df the continued fraction cancels about log10(df) digits per
+/// step; it runs in long double past df = 2000, which keeps 1e-14 at df = 1e6 where long
+/// double is the x87 format but leaves 7e-11 at df = 1e9 (and 2e-12 at df = 1e6 on
+/// platforms whose long double is double). Irrelevant for gating, noted for other uses.
 /// @return the probability; NaN when t or df is NaN or df <= 0.
 [[nodiscard]] inline double student_t_cdf(double t, double df) noexcept {
   if (std::isnan(t) || !(df > 0.0)) return std::numeric_limits<double>::quiet_NaN();
