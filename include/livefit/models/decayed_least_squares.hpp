@@ -1,0 +1,214 @@
+// Exact exponentially weighted least squares from sufficient statistics, with merge().
+#ifndef LIVEFIT_MODELS_DECAYED_LEAST_SQUARES_HPP
+#define LIVEFIT_MODELS_DECAYED_LEAST_SQUARES_HPP
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+
+#include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
+#include "livefit/core/status.hpp"
+#include "livefit/models/detail/checks.hpp"
+
+namespace livefit {
+
+/// Settings of a `decayed_least_squares` model.
+struct decayed_least_squares_options {
+  /// lambda in (0, 1]: weight kept by the past at each update (as rls). Default 1.
+  double forgetting_factor = 1.0;
+  /// delta > 0: ridge penalty delta * lambda^n * |w|^2, the same prior as rls. Default 1e-2.
+  double ridge = 1e-2;
+  /// Re-solve the normal equations after every `solve_every` updates (>= 1); predict() uses
+  /// the last solution. 1 keeps predictions current at O(d^3) per update; larger values
+  /// amortise the solve. Default 1.
+  std::uint32_t solve_every = 1;
+};
+
+/// Exponentially weighted least squares kept as sufficient statistics:
+///   A = sum_i lambda^(n-i) x_i x_i',  b = sum_i lambda^(n-i) x_i y_i,  prior weight lambda^n,
+/// and solved on demand for w = (A + lambda^n delta I)^-1 b with a pivoted LDL' factorisation
+/// (Eigen::LDLT), which treats numerically zero pivots as zero and so returns a finite
+/// minimum-norm-like answer for singular or collinear designs.
+///
+/// It is the exact reference that rls agrees with: same objective, no recursion on P.
+/// merge() combines two shards exactly (see there). O(d^2) per update plus the solve.
+/// Intercept convention: none implicit; append a constant 1 feature.
+template <class Scalar, int D = Eigen::Dynamic>
+class decayed_least_squares {
+  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
+                "livefit::decayed_least_squares supports float and double scalars only");
+
+ public:
+  using scalar_type = Scalar;                       ///< The scalar type.
+  using vector_type = Eigen::Matrix<Scalar, D, 1>;  ///< A feature or coefficient vector.
+  using matrix_type = Eigen::Matrix<Scalar, D, D>;  ///< The information matrix type.
+  /// Name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.decayed_least_squares";
+
+  /// Validates the options and builds an empty model (w = 0).
+  [[nodiscard]] static result<decayed_least_squares> make(
+      const decayed_least_squares_options& opt, Eigen::Index dim = D) {
+    if (auto msg = detail::dim_error<D>("decayed_least_squares", dim); !msg.empty())
+      return fail(errc::invalid_argument, std::move(msg));
+    if (!(opt.forgetting_factor > 0.0 && opt.forgetting_factor <= 1.0))
+      return fail(errc::invalid_argument,
+                  "decayed_least_squares: forgetting_factor must be in (0, 1], got " +
+                      detail::format_param(opt.forgetting_factor));
+    if (!(opt.ridge > 0.0 && std::isfinite(opt.ridge)))
+      return fail(errc::invalid_argument,
+                  "decayed_least_squares: ridge must be in (0, inf), got " +
+                      detail::format_param(opt.ridge));
+    if (opt.solve_every < 1)
+      return fail(errc::invalid_argument,
+                  "decayed_least_squares: solve_every must be >= 1, got 0");
+    return decayed_least_squares(opt, dim);
+  }
+
+  /// Folds one sample into the statistics (O(d^2)), then re-solves every solve_every updates.
+  /// @return ok; non_finite_input / dimension_mismatch for bad input; numerical_failure when
+  ///         the statistics would overflow. State unchanged on failure.
+  [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
+    if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
+    const Scalar lam = lambda_;
+    if (!std::isfinite(y * x.cwiseAbs().maxCoeff()) ||
+        !std::isfinite(x.squaredNorm() + lam * A_.cwiseAbs().maxCoeff()))
+      return status::numerical_failure;
+    A_ = lam * A_;
+    A_.noalias() += x * x.transpose();
+    b_ = lam * b_ + y * x;
+    prior_ *= lam;
+    ++n_;
+    if (++since_solve_ >= opt_.solve_every) static_cast<void>(solve());
+    return status::ok;
+  }
+
+  /// Solves (A + lambda^n delta I) w = b now; predict() then uses the new w.
+  /// No allocation (the factorisation's storage is sized in make()).
+  /// @return ok, or numerical_failure (w unchanged) when the solution is not finite.
+  status solve() noexcept {
+    M_ = A_;
+    M_.diagonal().array() += prior_ * ridge_;
+    ldlt_.compute(M_);
+    if (ldlt_.info() != Eigen::Success) return status::numerical_failure;
+    wk_ = ldlt_.solve(b_);
+    if (!detail::all_finite(wk_)) return status::numerical_failure;
+    w_ = wk_;
+    since_solve_ = 0;
+    return status::ok;
+  }
+
+  /// Combines another shard into this one, exactly: the result is the state of one model
+  /// that saw this shard's samples, then the other's (A = lambda^m A_this + A_other,
+  /// b likewise, prior weight lambda^(n+m), m = the other's sample count), then solves.
+  /// With lambda = 1 the order does not matter. Off the hot path (O(d^3) for the solve).
+  /// @return invalid_argument (state unchanged) when the dimensions, forgetting factors or
+  ///         ridges differ.
+  status merge(const decayed_least_squares& other) noexcept {
+    if (other.dim() != dim()) return status::dimension_mismatch;
+    if (other.opt_.forgetting_factor != opt_.forgetting_factor || other.ridge_ != ridge_)
+      return status::invalid_argument;
+    // other.prior_ = lambda^m, computed the way each shard decayed its own statistics.
+    const Scalar decay = other.prior_;
+    A_ = decay * A_ + other.A_;
+    b_ = decay * b_ + other.b_;
+    prior_ *= decay;
+    n_ += other.n_;
+    return solve();
+  }
+
+  /// The prediction w'x with the last solution.
+  [[nodiscard]] scalar_type predict(const vector_type& x) const noexcept { return w_.dot(x); }
+  /// The coefficients of the last solve.
+  [[nodiscard]] const vector_type& coefficients() const noexcept { return w_; }
+  /// A = sum_i lambda^(n-i) x_i x_i' (without the prior).
+  [[nodiscard]] const matrix_type& weighted_gram() const noexcept { return A_; }
+  /// b = sum_i lambda^(n-i) x_i y_i.
+  [[nodiscard]] const vector_type& weighted_moment() const noexcept { return b_; }
+  /// lambda^n, the weight left on the prior.
+  [[nodiscard]] scalar_type prior_weight() const noexcept { return prior_; }
+  /// The dimension d.
+  [[nodiscard]] Eigen::Index dim() const noexcept { return w_.size(); }
+  /// Samples folded in (merge adds the other shard's count).
+  [[nodiscard]] std::uint64_t samples_seen() const noexcept { return n_; }
+  /// Back to the empty state.
+  void reset() noexcept {
+    A_.setZero();
+    b_.setZero();
+    w_.setZero();
+    prior_ = Scalar(1);
+    n_ = 0;
+    since_solve_ = 0;
+  }
+
+  /// Writes dimension, options, counts and the statistics.
+  void save_state(byte_writer& out) const {
+    out.put_u64(static_cast<std::uint64_t>(dim()));
+    out.put_f64(opt_.forgetting_factor);
+    out.put_f64(opt_.ridge);
+    out.put_u32(opt_.solve_every);
+    out.put_u64(n_);
+    out.put_scalar(prior_);
+    out.put_matrix(A_);
+    out.put_matrix(b_);
+    out.put_matrix(w_);
+  }
+
+  /// Reads what save_state wrote; validates into a temporary, then commits.
+  [[nodiscard]] status load_state(byte_reader& in) {
+    std::uint64_t d = 0, n = 0;
+    double lam = 0, ridge = 0;
+    std::uint32_t every = 0;
+    Scalar prior{};
+    if (!in.get_u64(d) || !in.get_f64(lam) || !in.get_f64(ridge) || !in.get_u32(every) ||
+        !in.get_u64(n) || !in.get_scalar(prior))
+      return status::invalid_argument;
+    if (d != static_cast<std::uint64_t>(dim())) return status::dimension_mismatch;
+    auto fresh = make({lam, ridge, every}, dim());
+    if (!fresh) return status::invalid_argument;
+    decayed_least_squares& m = *fresh;
+    if (!in.get_matrix(m.A_) || !in.get_matrix(m.b_) || !in.get_matrix(m.w_))
+      return status::invalid_argument;
+    if (!detail::all_finite(m.A_) || !detail::all_finite(m.b_) || !detail::all_finite(m.w_) ||
+        !(prior > Scalar(0) && prior <= Scalar(1)))
+      return status::non_finite_input;
+    m.prior_ = prior;
+    m.n_ = n;
+    *this = std::move(m);
+    return status::ok;
+  }
+
+ private:
+  decayed_least_squares(const decayed_least_squares_options& opt, Eigen::Index dim)
+      : opt_(opt),
+        lambda_(static_cast<Scalar>(opt.forgetting_factor)),
+        ridge_(static_cast<Scalar>(opt.ridge)),
+        A_(matrix_type::Zero(dim, dim)),
+        M_(matrix_type::Zero(dim, dim)),
+        b_(vector_type::Zero(dim)),
+        w_(vector_type::Zero(dim)),
+        wk_(vector_type::Zero(dim)),
+        ldlt_(dim) {}
+
+  decayed_least_squares_options opt_;
+  Scalar lambda_;
+  Scalar ridge_;
+  matrix_type A_;
+  matrix_type M_;  // scratch: A + prior
+  vector_type b_;
+  vector_type w_;
+  vector_type wk_;  // scratch: candidate solution
+  Eigen::LDLT<matrix_type> ldlt_;
+  Scalar prior_{1};
+  std::uint64_t n_{0};
+  std::uint32_t since_solve_{0};
+};
+
+}  // namespace livefit
+
+#endif  // LIVEFIT_MODELS_DECAYED_LEAST_SQUARES_HPP

@@ -1,0 +1,53 @@
+// Input checks and small numerical helpers shared by the models.
+#ifndef LIVEFIT_MODELS_DETAIL_CHECKS_HPP
+#define LIVEFIT_MODELS_DETAIL_CHECKS_HPP
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include <Eigen/Core>
+
+#include "livefit/core/status.hpp"
+
+namespace livefit::detail {
+
+/// True when every coefficient of `v` is finite. Written as one reduction (x - x is 0 for
+/// finite x and NaN otherwise) so it vectorizes and costs one pass, with no branch per entry.
+template <class Derived>
+[[nodiscard]] bool all_finite(const Eigen::MatrixBase<Derived>& v) noexcept {
+  using scalar = typename Derived::Scalar;
+  return !std::isnan((v.derived() - v.derived()).sum() + scalar(0));
+}
+
+/// The checks every hot-path call runs first: the dimension (only dynamic sizes can differ)
+/// and finiteness of the features and the target.
+template <class Derived, class Scalar>
+[[nodiscard]] status check_sample(const Eigen::MatrixBase<Derived>& x, Scalar y,
+                                  Eigen::Index dim) noexcept {
+  if (x.size() != dim) return status::dimension_mismatch;
+  if (!std::isfinite(y) || !all_finite(x)) return status::non_finite_input;
+  return status::ok;
+}
+
+/// Short text of a parameter value for error messages (off the hot path), e.g. "1.5", "1e-09".
+[[nodiscard]] inline std::string format_param(double v) {
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "%.6g", v);
+  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0U);
+}
+
+/// Checks the dimension argument of a factory (fixed sizes must match D, dynamic ones be
+/// > 0); returns the error message naming the component, or an empty string when valid.
+template <int D>
+[[nodiscard]] std::string dim_error(std::string_view component, Eigen::Index dim) {
+  if (D == Eigen::Dynamic ? dim > 0 : dim == D) return {};
+  return std::string(component) + ": dim must be " +
+         (D == Eigen::Dynamic ? std::string("> 0") : std::to_string(D)) + ", got " +
+         std::to_string(dim);
+}
+
+}  // namespace livefit::detail
+
+#endif  // LIVEFIT_MODELS_DETAIL_CHECKS_HPP

@@ -1,0 +1,355 @@
+// Recursive least squares with exponential forgetting, a ridge prior and bounded-trace
+// anti-windup.
+#ifndef LIVEFIT_MODELS_RLS_HPP
+#define LIVEFIT_MODELS_RLS_HPP
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+
+#include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
+#include "livefit/core/status.hpp"
+#include "livefit/models/detail/checks.hpp"
+#include "livefit/models/detail/kernels.hpp"
+
+namespace livefit {
+
+/// Settings of an `rls` model.
+struct rls_options {
+  /// lambda, the weight kept by the past at each update, in (0, 1]. 1 = ordinary (ridge)
+  /// least squares over all history; 0.99 = an effective memory of 100 samples. Default 1.
+  double forgetting_factor = 1.0;
+  /// delta > 0, the ridge of the prior: P0 = I / delta, i.e. the model starts as the ridge
+  /// solution with penalty delta * |w|^2 (decayed by lambda^n like the data). Small values
+  /// start close to ordinary least squares; in float keep delta >= 1e-3 of the scale of
+  /// x'x, since the first updates cancel about log10(x'x / delta) digits. Default 1e-2.
+  double ridge = 1e-2;
+  /// Upper bound on trace(P), in units of 1 / feature^2; 0 = automatic, 1e3 * trace(P0) =
+  /// 1e3 * dim / ridge. This is the anti-windup rule: when an update would push trace(P)
+  /// above the bound (lambda < 1 and input that stops exciting some directions), P is
+  /// scaled down to the bound instead of growing without end. Must be >= trace(P0).
+  double max_trace = 0.0;
+  /// Largest number of rows `update_block` takes in one call (its scratch is sized in
+  /// make()); 0 disables block updates. Default 32.
+  Eigen::Index max_block = 32;
+};
+
+/// Recursive least squares (RLS) with forgetting factor lambda and ridge prior P0 = I/delta.
+///
+/// After n updates with samples (x_i, y_i) the coefficients minimise
+///   sum_i lambda^(n-i) (y_i - x_i'w)^2 + lambda^n delta |w|^2,
+/// the exponentially weighted ridge solution, and P = (lambda^n delta I + sum_i lambda^(n-i)
+/// x_i x_i')^-1 (Haykin, Adaptive Filter Theory, 4th ed., section 9.6, table 9.1), until the
+/// anti-windup bound below acts.
+///
+/// Numerical design (what keeps P symmetric positive definite for ever):
+/// - Symmetric by construction: the rank-1 step is P <- f (P - u u') with u = P x / sqrt(s),
+///   s = lambda + x'P x. Entry (i, j) and entry (j, i) are computed by the same operations on
+///   the same operands (u_i u_j = u_j u_i exactly), so P stays bit-for-bit symmetric. The
+///   textbook form P - k (P x)' is not, and its asymmetry grows by 1/lambda per update until
+///   P loses definiteness (about 3,600 updates on the births data at lambda = 0.99).
+/// - Bounded trace (anti-windup): f = min(1/lambda, max_trace / trace(P - u u')), i.e. P is
+///   rescaled to the bound when forgetting would push it past it, as in the constant-trace
+///   algorithm of Goodwin and Sin (Adaptive Filtering Prediction and Control, 1984,
+///   section 3.3) and the trace-rescaled update of handout case C06. With zero or
+///   non-exciting input the uncertainty therefore stays bounded, and when excitation returns
+///   the model converges as from a fresh prior of that trace.
+/// - Refusal: an update is refused (status::numerical_failure, state unchanged) when
+///   s is not >= lambda (x'P x < 0 would mean P lost definiteness), when a diagonal entry of P
+///   would become <= 0, or when any result would not be finite.
+///
+/// Intercept convention: the model has no implicit intercept; append a constant 1 feature
+/// to x (it is then regularised by the prior like every other coefficient).
+///
+/// Cost per update: 5d^2 + 12d + O(1) FLOPs (2d^2 for g = P x, 3d^2 for the symmetric
+/// rank-1 step with its scaling, O(d) for the rest), one square root and one division;
+/// predict costs one dot product (2d). No allocation after make().
+/// Thread safety: a const model may be read from several threads; update needs exclusive
+/// access.
+///
+/// @tparam Scalar float or double.
+/// @tparam D      the dimension, or Eigen::Dynamic (then given to make()).
+template <class Scalar, int D = Eigen::Dynamic>
+class rls {
+  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
+                "livefit::rls supports float and double scalars only");
+  static_assert(D == Eigen::Dynamic || D > 0, "livefit::rls: D must be > 0 or Eigen::Dynamic");
+
+ public:
+  using scalar_type = Scalar;                            ///< The scalar type.
+  using vector_type = Eigen::Matrix<Scalar, D, 1>;       ///< A feature or coefficient vector.
+  using matrix_type = Eigen::Matrix<Scalar, D, D>;       ///< The covariance matrix type.
+  using block_type = Eigen::Matrix<Scalar, Eigen::Dynamic, D>;  ///< Rows of samples.
+  /// Name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.rls";
+
+  /// Validates the options and builds a model at the prior (w = 0, P = I / ridge).
+  /// @param dim the dimension; must equal D for fixed sizes, be > 0 for dynamic ones.
+  [[nodiscard]] static result<rls> make(const rls_options& opt, Eigen::Index dim = D) {
+    if (auto msg = detail::dim_error<D>("rls", dim); !msg.empty())
+      return fail(errc::invalid_argument, std::move(msg));
+    const double lam = opt.forgetting_factor;
+    if (!(lam > 0.0 && lam <= 1.0))
+      return fail(errc::invalid_argument,
+                  "rls: forgetting_factor must be in (0, 1], got " + detail::format_param(lam));
+    if (!(opt.ridge > 0.0 && std::isfinite(opt.ridge)) ||
+        !std::isfinite(static_cast<Scalar>(1.0 / opt.ridge)))
+      return fail(errc::invalid_argument,
+                  "rls: ridge must be finite and in (0, inf) with 1/ridge finite in the "
+                  "scalar type, got " + detail::format_param(opt.ridge));
+    const double tr0 = static_cast<double>(dim) / opt.ridge;
+    const double bound = opt.max_trace == 0.0 ? 1e3 * tr0 : opt.max_trace;
+    if (!(bound >= tr0) || !std::isfinite(static_cast<Scalar>(bound)))
+      return fail(errc::invalid_argument,
+                  "rls: max_trace must be 0 (automatic) or in [dim / ridge, max finite], got " +
+                      detail::format_param(opt.max_trace));
+    if (opt.max_block < 0 || opt.max_block > 4096)
+      return fail(errc::invalid_argument, "rls: max_block must be in [0, 4096], got " +
+                                              std::to_string(opt.max_block));
+    return rls(opt, dim, bound);
+  }
+
+  /// Folds one sample in: O(d^2), no allocation.
+  /// @return ok; non_finite_input or dimension_mismatch for bad input; numerical_failure
+  ///         when the update would break P's invariants. On any non-ok status the state is
+  ///         bit-identical to before the call.
+  [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
+    if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
+    // g = P x (P symmetric, so this is also (x'P)').
+    g_.noalias() = P_ * x;
+    const Scalar s = lambda_ + x.dot(g_);
+    // s >= lambda holds in exact arithmetic since x'P x >= 0; failing it means P is no
+    // longer positive definite along x. The test also rejects NaN.
+    if (!(s >= lambda_) || !std::isfinite(s)) return status::numerical_failure;
+    const Scalar err = y - w_.dot(x);
+    const Scalar gain = err / s;
+    const Scalar r = Scalar(1) / std::sqrt(s);
+    // Candidate coefficients go to scratch first: nothing is committed before every check.
+    wk_ = w_ + gain * g_;
+    g_ *= r;  // now u = P x / sqrt(s): P - u u' = P - P x x'P / s
+    // trace(P - u u'), or a negative value when a diagonal entry would not stay > 0.
+    const Scalar pre = detail::downdated_trace(P_, g_);
+    if (!(pre > Scalar(0)) || !detail::all_finite(wk_)) return status::numerical_failure;
+    const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
+    // Commit.
+    w_ = wk_;
+    detail::symmetric_rank1_downdate(P_, g_, f);
+    trace_ = P_.trace();
+    ++n_;
+    return status::ok;
+  }
+
+  /// Folds k samples in at once (the rows of X, targets y), with the same result as k
+  /// sequential updates up to rounding, by the matrix inversion lemma:
+  /// P_k = lambda^-k (P - G S^-1 G'), G = P X', S = X P X' + diag(lambda^1 .. lambda^k),
+  /// w_k = w + G S^-1 (y - X w). Cost about 3 d^2 k + 2 d k^2 + k^3 / 3 FLOPs in
+  /// matrix-matrix form, against 5 d^2 k for k updates.
+  /// The trace bound is applied once, after the block (identical to sequential updates while
+  /// it does not act).
+  /// @pre X.rows() == y.size() <= options().max_block
+  /// @return as update(); invalid_argument when the block is larger than max_block or the
+  ///         row counts differ. All-or-nothing: on failure no row has been applied.
+  template <class DX, class DY>
+  [[nodiscard]] status update_block(const Eigen::MatrixBase<DX>& X,
+                                    const Eigen::MatrixBase<DY>& y) noexcept {
+    const Eigen::Index k = X.rows();
+    if (X.cols() != dim() || y.size() != k) return status::dimension_mismatch;
+    if (k > max_block_) return status::invalid_argument;
+    if (k == 0) return status::ok;
+    if (!detail::all_finite(X) || !detail::all_finite(y)) return status::non_finite_input;
+    auto G = G_.leftCols(k);
+    auto S = S_.topLeftCorner(k, k);
+    auto e = e_.head(k);
+    G.noalias() = P_ * X.transpose();
+    S.noalias() = X * G;
+    Scalar li = Scalar(1);
+    for (Eigen::Index i = 0; i < k; ++i) {
+      li *= lambda_;
+      S(i, i) += li;
+    }
+    e.noalias() = y - X * w_;
+    // In-place Cholesky S = L L'; failure means P lost definiteness along the block.
+    if (!detail::cholesky_in_place(S)) return status::numerical_failure;
+    // H = G L^-T and z = L^-1 e, so G S^-1 G' = H H' and G S^-1 e = H z.
+    S.template triangularView<Eigen::Lower>().solveInPlace(e);
+    S.template triangularView<Eigen::Lower>().transpose().template solveInPlace<
+        Eigen::OnTheRight>(G);
+    wk_ = w_;
+    wk_.noalias() += G * e;
+    if (!detail::all_finite(wk_) || !detail::all_finite(G)) return status::numerical_failure;
+    Scalar pre = Scalar(0);
+    for (Eigen::Index i = 0; i < dim(); ++i) {
+      const Scalar pii = P_(i, i) - G.row(i).squaredNorm();
+      if (!(pii > Scalar(0))) return status::numerical_failure;
+      pre += pii;
+    }
+    const Scalar decay = std::pow(inv_lambda_, static_cast<Scalar>(k));
+    if (!std::isfinite(decay)) return status::numerical_failure;
+    const Scalar f = pre * decay > max_trace_ ? max_trace_ / pre : decay;
+    // Commit: the lower triangle gets P - H H', then it is mirrored so P stays exactly
+    // symmetric, then scaled.
+    w_ = wk_;
+    P_.template selfadjointView<Eigen::Lower>().rankUpdate(G, Scalar(-1));
+    P_.template triangularView<Eigen::StrictlyUpper>() = P_.transpose();
+    P_ *= f;
+    trace_ = P_.trace();
+    n_ += static_cast<std::uint64_t>(k);
+    return status::ok;
+  }
+
+  /// The prediction w'x (2d FLOPs). NaN input gives NaN: check inputs with update's status.
+  [[nodiscard]] scalar_type predict(const vector_type& x) const noexcept { return w_.dot(x); }
+
+  /// x'P x: the variance of the prediction w'x due to the uncertainty of w, in units of the
+  /// noise variance sigma^2 (P is the inverse information matrix without sigma^2). The
+  /// variance of a new observation is sigma^2 (1 + x'P x).
+  /// O(d^2), no allocation (column by column, without a temporary P x).
+  [[nodiscard]] scalar_type predictive_variance(const vector_type& x) const noexcept {
+    Scalar acc(0);
+    for (Eigen::Index j = 0; j < dim(); ++j) acc += x(j) * P_.col(j).dot(x);
+    return acc;
+  }
+
+  /// The coefficients w.
+  [[nodiscard]] const vector_type& coefficients() const noexcept { return w_; }
+  /// P, the (scaled) covariance of w: symmetric positive definite, bit-exactly symmetric.
+  [[nodiscard]] const matrix_type& covariance() const noexcept { return P_; }
+  /// trace(P), kept by the anti-windup rule at or below options().max_trace.
+  [[nodiscard]] scalar_type covariance_trace() const noexcept { return trace_; }
+  /// The effective memory 1 / (1 - lambda) in samples; +inf at lambda = 1.
+  [[nodiscard]] double effective_memory() const noexcept {
+    return opt_.forgetting_factor == 1.0 ? std::numeric_limits<double>::infinity()
+                                         : 1.0 / (1.0 - opt_.forgetting_factor);
+  }
+  /// The dimension d.
+  [[nodiscard]] Eigen::Index dim() const noexcept { return w_.size(); }
+  /// Number of samples folded in since make() or reset() (or carried over by seed_from()).
+  [[nodiscard]] std::uint64_t samples_seen() const noexcept { return n_; }
+  /// The options, with max_trace resolved to the bound in use.
+  [[nodiscard]] rls_options options() const noexcept {
+    rls_options o = opt_;
+    o.max_trace = static_cast<double>(max_trace_);
+    return o;
+  }
+
+  /// Returns to the prior: w = 0, P = I / ridge, no samples.
+  void reset() noexcept {
+    w_.setZero();
+    P_.setIdentity();
+    P_ *= static_cast<Scalar>(1.0 / opt_.ridge);
+    trace_ = P_.trace();
+    n_ = 0;
+  }
+
+  /// Takes the champion's full state (coefficients, P, sample count), keeping this model's
+  /// own forgetting factor and bounds: the promotion path of a challenger.
+  /// @return dimension_mismatch (state unchanged) when the dimensions differ.
+  [[nodiscard]] status seed_from(const rls& champion) noexcept {
+    if (champion.dim() != dim()) return status::dimension_mismatch;
+    w_ = champion.w_;
+    P_ = champion.P_;
+    trace_ = champion.trace_;
+    n_ = champion.n_;
+    return status::ok;
+  }
+
+  /// Sets the state from outside, e.g. the OLS fit w = (X'X)^-1 X'y and P = (X'X)^-1 of a
+  /// warm-up window. P is symmetrised ((P + P')/2) and must be positive definite.
+  /// Off the hot path: allocates a Cholesky workspace for dynamic sizes.
+  /// @return dimension_mismatch, non_finite_input, or numerical_failure when P is not
+  ///         positive definite; the state is unchanged on failure.
+  [[nodiscard]] status set_state(const vector_type& w, const matrix_type& P) {
+    if (w.size() != dim() || P.rows() != dim() || P.cols() != dim())
+      return status::dimension_mismatch;
+    if (!detail::all_finite(w) || !detail::all_finite(P)) return status::non_finite_input;
+    matrix_type sym = (P + P.transpose()) * Scalar(0.5);
+    if (Eigen::LLT<matrix_type>(sym).info() != Eigen::Success) return status::numerical_failure;
+    w_ = w;
+    P_ = sym;
+    trace_ = P_.trace();
+    return status::ok;
+  }
+
+  /// Writes dimension, options, sample count, w and P (see docs/checkpoint format).
+  void save_state(byte_writer& out) const {
+    out.put_u64(static_cast<std::uint64_t>(dim()));
+    out.put_f64(opt_.forgetting_factor);
+    out.put_f64(opt_.ridge);
+    out.put_scalar(max_trace_);
+    out.put_u64(n_);
+    out.put_matrix(w_);
+    out.put_matrix(P_);
+  }
+
+  /// Reads what save_state wrote, into temporaries; commits only a complete, valid record of
+  /// the same dimension with a finite, exactly symmetric P with positive diagonal.
+  /// @return ok, or dimension_mismatch / invalid_argument / numerical_failure with the state
+  ///         unchanged.
+  [[nodiscard]] status load_state(byte_reader& in) {
+    std::uint64_t d = 0, n = 0;
+    double lam = 0, ridge = 0;
+    Scalar bound{};
+    if (!in.get_u64(d) || !in.get_f64(lam) || !in.get_f64(ridge) || !in.get_scalar(bound) ||
+        !in.get_u64(n))
+      return status::invalid_argument;
+    if (d != static_cast<std::uint64_t>(dim())) return status::dimension_mismatch;
+    rls_options o = opt_;
+    o.forgetting_factor = lam;
+    o.ridge = ridge;
+    o.max_trace = static_cast<double>(bound);
+    auto fresh = make(o, dim());
+    if (!fresh) return status::invalid_argument;
+    rls& m = *fresh;
+    if (!in.get_matrix(m.w_) || !in.get_matrix(m.P_)) return status::invalid_argument;
+    if (!detail::all_finite(m.w_) || !detail::all_finite(m.P_))
+      return status::non_finite_input;
+    if (m.P_ != m.P_.transpose() || !(m.P_.diagonal().minCoeff() > Scalar(0)))
+      return status::numerical_failure;
+    m.n_ = n;
+    m.trace_ = m.P_.trace();
+    *this = std::move(m);
+    return status::ok;
+  }
+
+ private:
+  rls(const rls_options& opt, Eigen::Index dim, double bound)
+      : opt_(opt),
+        lambda_(static_cast<Scalar>(opt.forgetting_factor)),
+        inv_lambda_(static_cast<Scalar>(1.0 / opt.forgetting_factor)),
+        max_trace_(static_cast<Scalar>(bound)),
+        max_block_(opt.max_block),
+        w_(vector_type::Zero(dim)),
+        wk_(vector_type::Zero(dim)),
+        g_(vector_type::Zero(dim)),
+        P_(matrix_type::Zero(dim, dim)),
+        G_(dim, opt.max_block),
+        S_(opt.max_block, opt.max_block),
+        e_(opt.max_block) {
+    reset();
+  }
+
+  rls_options opt_;
+  Scalar lambda_;
+  Scalar inv_lambda_;
+  Scalar max_trace_;
+  Eigen::Index max_block_;
+  vector_type w_;   // coefficients
+  vector_type wk_;  // scratch: candidate coefficients
+  vector_type g_;   // scratch: P x, then u
+  matrix_type P_;   // covariance, exactly symmetric
+  Eigen::Matrix<Scalar, D, Eigen::Dynamic> G_;                    // block scratch
+  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> S_;       // block scratch
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> e_;                    // block scratch
+  Scalar trace_{};
+  std::uint64_t n_{0};
+};
+
+}  // namespace livefit
+
+#endif  // LIVEFIT_MODELS_RLS_HPP
