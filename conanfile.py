@@ -8,13 +8,13 @@ livefit::livefit, PkgConfigDeps gives livefit.pc).
 """
 from conan import ConanFile
 from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
-from conan.tools.files import copy, rmdir
+from conan.tools.files import copy, load, rmdir
 import os
+import re
 
 
 class LivefitConan(ConanFile):
     name = "livefit"
-    version = "0.1.0"
     description = ("Online model updating and continuous deployment of models inside the "
                    "host process (header-only C++20)")
     license = "Apache-2.0"
@@ -26,6 +26,14 @@ class LivefitConan(ConanFile):
     exports_sources = ("CMakeLists.txt", "LICENSE", "README.md", "cmake/*", "docs/Doxyfile.in",
                        "include/*")
     no_copy_source = True
+
+    def set_version(self):
+        # The version lives in one place, the header (as CMakeLists.txt reads it too).
+        text = load(self, os.path.join(self.recipe_folder, "include", "livefit", "core",
+                                       "version.hpp"))
+        parts = [re.search(rf"#define LIVEFIT_VERSION_{p} (\d+)", text).group(1)
+                 for p in ("MAJOR", "MINOR", "PATCH")]
+        self.version = ".".join(parts)
 
     def requirements(self):
         self.requires("eigen/3.4.0")
