@@ -19,9 +19,9 @@ namespace livefit {
 /// Exponential moving average of one scalar series: y_t = a x_t + (1-a) y_{t-1} (plain), or
 /// the bias-corrected weighted average (adjusted), equal to pandas `ewm(...).mean()`.
 ///
-/// The plain steady-state update is one fused multiply-add on the dependency chain
+/// The steady-state update is one fused multiply-add on the dependency chain
 /// (y = b*y + a*x with b = 1-a precomputed), so a series is averaged at the latency of one
-/// FMA per value. Copyable value type; not thread-safe (one writer, no concurrent readers).
+/// FMA per value; the adjusted form reaches that state once its weights converge. Copyable value type; not thread-safe (one writer, no concurrent readers).
 ///
 /// Example: `auto e = ema<double>::make({.span = 20}).value(); (void)e.update(x);`
 template <class Scalar>
@@ -51,9 +51,9 @@ class ema {
   [[nodiscard]] status update(Scalar x) noexcept {
     if (!std::isfinite(x)) [[unlikely]]
       return status::non_finite_input;
-    if (w_.plain_steady()) [[likely]] {
+    if (w_.steady()) [[likely]] {
       // The only work on the chain from one value to the next: one FMA.
-      y_ = detail::mul_add(w_.beta(), y_, w_.alpha() * x);
+      y_ = detail::mul_add(w_.keep(), y_, w_.take() * x);
       w_.commit_steady();
     } else {
       const detail::ema_step<Scalar> s = w_.next();

@@ -67,9 +67,9 @@ class multi_ema {
     static_assert(Derived::ColsAtCompileTime == 1, "multi_ema::update takes a column vector");
     if (x.size() != y_[0].size()) [[unlikely]]
       return status::dimension_mismatch;
-    const bool steady = w_.plain_steady();
+    const bool steady = w_.steady();
     const detail::ema_step<Scalar> s =
-        steady ? detail::ema_step<Scalar>{w_.beta(), w_.alpha(), Scalar(1)} : w_.next();
+        steady ? detail::ema_step<Scalar>{w_.keep(), w_.take(), Scalar(1)} : w_.next();
     // The new averages go to the spare buffer, checked in the same pass; only a clean row
     // makes them current, so a bad value leaves the state as it was, at one read of x.
     Scalar* out = y_[cur_ ^ 1u].data();

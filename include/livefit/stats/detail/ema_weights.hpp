@@ -41,7 +41,9 @@ class ema_weights {
   ema_weights(Scalar a, const ema_options& o) noexcept
       : a_(a), b_(Scalar(1) - a), weight_(o.initial_value ? Scalar(1) : Scalar(0)),
         warmup_(o.warmup), adjust_(o.adjust), seeded_(o.initial_value.has_value()),
-        missing_(o.missing) {}
+        missing_(o.missing) {
+    refresh();
+  }
 
   [[nodiscard]] Scalar alpha() const noexcept { return a_; }
   [[nodiscard]] Scalar beta() const noexcept { return b_; }
@@ -53,8 +55,13 @@ class ema_weights {
     return count_ >= warmup_ && (count_ > 0 || seeded_);
   }
 
-  /// True when the next step is the plain recursion keep = 1-a, take = a (the fast path).
-  [[nodiscard]] bool plain_steady() const noexcept { return !adjust_ && weight_ == Scalar(1); }
+  /// True when the next step's weights are keep() and take() and leave the weights as they
+  /// are (the fast path): in the plain form once a value is in and no gap is pending
+  /// (keep = 1-a, take = a); in the adjusted form once sum_i (1-a)^i has reached its
+  /// floating-point limit (about 36/a steps in double), from where it equals the plain form.
+  [[nodiscard]] bool steady() const noexcept { return steady_; }
+  [[nodiscard]] Scalar keep() const noexcept { return keep_; }
+  [[nodiscard]] Scalar take() const noexcept { return take_; }
 
   /// The weights of the next observation, without committing them.
   [[nodiscard]] ema_step<Scalar> next() const noexcept {
@@ -71,15 +78,19 @@ class ema_weights {
   void commit(const ema_step<Scalar>& s) noexcept {
     weight_ = s.next_weight;
     ++count_;
+    refresh();
   }
-  /// Takes an observation made on the fast path (plain_steady(): the weight stays 1).
+  /// Takes an observation made on the fast path (steady(): the weights do not change).
   void commit_steady() noexcept { ++count_; }
 
   /// Records a step with no observation in the missing-value mode.
   /// @return status::invalid_argument when the options set no missing-value mode.
   [[nodiscard]] status skip() noexcept {
     if (missing_ == ema_missing::reject) return status::invalid_argument;
-    if (missing_ == ema_missing::absolute) weight_ *= b_;
+    if (missing_ == ema_missing::absolute) {
+      weight_ *= b_;
+      refresh();
+    }
     return status::ok;
   }
 
@@ -87,6 +98,7 @@ class ema_weights {
   void reset() noexcept {
     weight_ = seeded_ ? Scalar(1) : Scalar(0);
     count_ = 0;
+    refresh();
   }
 
   /// Writes the configuration that a reader must share (alpha, form, missing mode), then
@@ -115,17 +127,36 @@ class ema_weights {
     out = *this;
     out.weight_ = weight;
     out.count_ = count;
+    out.refresh();
     return true;
   }
 
  private:
+  // Derives the fast-path weights from weight_ alone, so a state read from a checkpoint
+  // continues bit for bit as the one that wrote it.
+  void refresh() noexcept {
+    if (!adjust_) {
+      steady_ = weight_ == Scalar(1);
+      keep_ = b_;
+      take_ = a_;
+      return;
+    }
+    const ema_step<Scalar> s = next();
+    steady_ = weight_ != Scalar(0) && s.next_weight == weight_;
+    keep_ = s.keep;
+    take_ = s.take;
+  }
+
   Scalar a_{1};
   Scalar b_{0};
   Scalar weight_{0};
+  Scalar keep_{0};
+  Scalar take_{1};
   std::uint64_t count_{0};
   std::uint64_t warmup_{1};
   bool adjust_{false};
   bool seeded_{false};
+  bool steady_{false};
   ema_missing missing_{ema_missing::reject};
 };
 
