@@ -107,7 +107,7 @@ TEST_CASE("ab_test: C17 sequential method keeps alpha under continuous peeking",
   int better = 0;
   run(0.0, declared, better);
   INFO("null: declared a difference in " << declared << " of 2000");
-  CHECK(declared <= 130);  // 0.065 * 2000: alpha + 3 SE, as the case states
+  CHECK(declared <= 130);       // 0.065 * 2000: alpha + 3 SE, as the case states
   run(-0.3, declared, better);  // lower is better: the arm's metric is 0.3 lower
   INFO("arm better by 0.3: declared better in " << better << " of 2000");
   CHECK(better >= 1800);  // the case's 90% power by the last look
@@ -192,7 +192,8 @@ TEST_CASE("ab_test: observe and report allocate nothing", "[deploy][ab_test][all
   test::alloc_scope scope;
   for (int i = 0; i < 100000; ++i) {
     const auto arm = static_cast<std::size_t>(i % 4);
-    bad += t.observe(arm, static_cast<double>(i % 7) - (arm == 3 ? 0.5 : 0.0)) == status::ok ? 0U : 1U;
+    bad +=
+        t.observe(arm, static_cast<double>(i % 7) - (arm == 3 ? 0.5 : 0.0)) == status::ok ? 0U : 1U;
     if (i % 1000 == 0) promoted += t.report().verdict.action == gate_action::promote ? 1U : 0U;
   }
   const ab_report_text text = ab_test::format(t.report());

@@ -144,9 +144,11 @@ TEST_CASE("gates: scenarios decide as documented", "[deploy][gates]") {
 
   const std::vector<scenario> table = {
       // Too few samples: min_samples holds.
-      {"999 samples < 1000", any_gate(n1000), paired(999, 1, 1, 1), gate_action::hold, "999 of 1000"},
+      {"999 samples < 1000", any_gate(n1000), paired(999, 1, 1, 1), gate_action::hold,
+       "999 of 1000"},
       // Exactly the minimum: goes ahead (>=).
-      {"1000 samples", any_gate(n1000), paired(1000, 1, 1, 1), gate_action::promote, "1000 of 1000"},
+      {"1000 samples", any_gate(n1000), paired(1000, 1, 1, 1), gate_action::promote,
+       "1000 of 1000"},
       // 10% better beats 2% relative and 0.01 absolute.
       {"10% better", any_gate(imp), paired(10, 1.0, 0.9, 1), gate_action::promote, "gain 0.1"},
       // 1% better fails the 2% relative threshold.
@@ -160,13 +162,17 @@ TEST_CASE("gates: scenarios decide as documented", "[deploy][gates]") {
       // No means yet: hold, never promote on NaN.
       {"no means", any_gate(imp), evidence{}, gate_action::hold, "not available"},
       // Sequential p below alpha with a positive gain: promote.
-      {"seq better", any_gate(seq), paired(400, 1.0, 0.9, 1, 0.01), gate_action::promote, "challenger better"},
+      {"seq better", any_gate(seq), paired(400, 1.0, 0.9, 1, 0.01), gate_action::promote,
+       "challenger better"},
       // Sequential p below alpha with a negative gain: roll back.
-      {"seq worse", any_gate(seq), paired(400, 0.9, 1.0, 1, 0.01), gate_action::rollback, "challenger worse"},
+      {"seq worse", any_gate(seq), paired(400, 0.9, 1.0, 1, 0.01), gate_action::rollback,
+       "challenger worse"},
       // p exactly alpha counts as significant (p <= alpha).
-      {"seq at alpha", any_gate(seq), paired(400, 1.0, 0.9, 1, 0.05), gate_action::promote, "p = 0.05 <= alpha"},
+      {"seq at alpha", any_gate(seq), paired(400, 1.0, 0.9, 1, 0.05), gate_action::promote,
+       "p = 0.05 <= alpha"},
       // Sequential p above alpha: hold.
-      {"seq not yet", any_gate(seq), paired(400, 1.0, 0.9, 1, 0.2), gate_action::hold, "p = 0.2 > alpha"},
+      {"seq not yet", any_gate(seq), paired(400, 1.0, 0.9, 1, 0.2), gate_action::hold,
+       "p = 0.2 > alpha"},
       // No sequential test fed: hold.
       {"seq missing", any_gate(seq), paired(400, 1.0, 0.9, 1), gate_action::hold, "no sequential"},
       // Paired t significant, challenger better.
@@ -184,15 +190,19 @@ TEST_CASE("gates: scenarios decide as documented", "[deploy][gates]") {
       // Production fewer than 100 samples: hold.
       {"prod young", any_gate(nr), production(99, 5.0, 1.0), gate_action::hold, "99 of 100"},
       // Rise 0.09 within the larger allowance max(0.05, 0.1 * 1) = 0.1: no objection.
-      {"prod within", any_gate(nr), production(500, 1.09, 1.0), gate_action::promote, "allowed 0.1"},
+      {"prod within", any_gate(nr), production(500, 1.09, 1.0), gate_action::promote,
+       "allowed 0.1"},
       // Rise 0.2 > 0.1: roll back.
-      {"prod regressed", any_gate(nr), production(500, 1.2, 1.0), gate_action::rollback, "rise 0.2 >"},
+      {"prod regressed", any_gate(nr), production(500, 1.2, 1.0), gate_action::rollback,
+       "rise 0.2 >"},
       // Small baseline: the absolute allowance 0.05 applies (0.1 * 0.01 is tiny).
-      {"prod small base", any_gate(nr), production(500, 0.05, 0.01), gate_action::promote, "allowed 0.05"},
+      {"prod small base", any_gate(nr), production(500, 0.05, 0.01), gate_action::promote,
+       "allowed 0.05"},
       // Production loss became infinite: a regression.
       {"prod inf", any_gate(nr), production(500, inf_v, 1.0), gate_action::rollback, "not finite"},
       // No baseline recorded: hold.
-      {"prod no base", any_gate(nr), production(500, 1.0, nan_v), gate_action::hold, "no production baseline"},
+      {"prod no base", any_gate(nr), production(500, 1.0, nan_v), gate_action::hold,
+       "no production baseline"},
       // Coefficients blew up: roll back.
       {"coef nan", any_gate(san), predicted(1, 0, 2, false), gate_action::rollback, "coefficients"},
       // NaN prediction: roll back.
@@ -264,9 +274,9 @@ TEST_CASE("gates: combinators follow the veto logic over every combination",
       CHECK_FALSE(dy.reason.empty());
     }
     const decision dn = not_(fixed_gate{x}).evaluate(e);
-    CHECK(dn.action == (x == gate_action::promote   ? gate_action::hold
-                        : x == gate_action::hold    ? gate_action::promote
-                                                    : gate_action::rollback));
+    CHECK(dn.action == (x == gate_action::promote ? gate_action::hold
+                        : x == gate_action::hold  ? gate_action::promote
+                                                  : gate_action::rollback));
     CHECK(dn.reason.view().rfind(x == gate_action::rollback ? "fixed" : "not(fixed", 0) == 0);
   }
 }
@@ -305,9 +315,12 @@ TEST_CASE("gates: combined reasons say which member decided", "[deploy][gates][c
 
 TEST_CASE("gates: every decision carries a reason and is idempotent", "[deploy][gates]") {
   const any_gate gates[] = {
-      any_gate(min_samples{}),   any_gate(min_improvement{}),
-      any_gate(significant{}),   any_gate(made(significant::make({.test = significance_test::paired_t}))),
-      any_gate(no_regression{}), any_gate(sanity{}),
+      any_gate(min_samples{}),
+      any_gate(min_improvement{}),
+      any_gate(significant{}),
+      any_gate(made(significant::make({.test = significance_test::paired_t}))),
+      any_gate(no_regression{}),
+      any_gate(sanity{}),
       any_gate(all_of(min_samples{}, significant{}, sanity{})),
       any_gate(any_of(min_improvement{}, not_(no_regression{}))),
   };
@@ -364,23 +377,30 @@ TEST_CASE("parse_gate: malformed descriptions are refused with the column and th
   };
   const bad cases[] = {
       {"", "gate description, column 1: expected a gate name"},
-      {"min_sample", "gate description, column 1: unknown gate 'min_sample' (expected all_of, "
-                     "any_of, not_, min_samples, min_improvement, significant, no_regression "
-                     "or sanity)"},
-      {"significant(alpah=0.1)", "gate description, column 13: significant has no option "
-                                 "'alpah' (expected alpha, test or rollback_when_worse)"},
-      {"significant(alpha=0.1x)", "gate description, column 13: alpha must be a number, got "
-                                  "'0.1x'"},
-      {"significant(test=bayes)", "gate description, column 13: test must be sequential or "
-                                  "paired_t, got 'bayes'"},
+      {"min_sample",
+       "gate description, column 1: unknown gate 'min_sample' (expected all_of, "
+       "any_of, not_, min_samples, min_improvement, significant, no_regression "
+       "or sanity)"},
+      {"significant(alpah=0.1)",
+       "gate description, column 13: significant has no option "
+       "'alpah' (expected alpha, test or rollback_when_worse)"},
+      {"significant(alpha=0.1x)",
+       "gate description, column 13: alpha must be a number, got "
+       "'0.1x'"},
+      {"significant(test=bayes)",
+       "gate description, column 13: test must be sequential or "
+       "paired_t, got 'bayes'"},
       {"significant(alpha=1.5)", "gate description: significant: alpha must be in (0, 1), got 1.5"},
-      {"min_samples(samples=-3)", "gate description, column 13: samples must be a whole number "
-                                  ">= 0, got '-3'"},
+      {"min_samples(samples=-3)",
+       "gate description, column 13: samples must be a whole number "
+       ">= 0, got '-3'"},
       {"min_samples(samples=0)", "gate description: min_samples: samples must be >= 1, got 0"},
-      {"sanity(check_range=yes)", "gate description, column 8: check_range must be true or "
-                                  "false, got 'yes'"},
-      {"min_samples(samples=1, samples=2)", "gate description, column 24: option 'samples' "
-                                            "given twice"},
+      {"sanity(check_range=yes)",
+       "gate description, column 8: check_range must be true or "
+       "false, got 'yes'"},
+      {"min_samples(samples=1, samples=2)",
+       "gate description, column 24: option 'samples' "
+       "given twice"},
       {"not_(sanity, sanity)", "gate description, column 1: not_ takes exactly one gate, got 2"},
       {"all_of()", "gate description, column 8: expected a gate name"},
       {"all_of(sanity", "gate description, column 14: expected ',' or ')' in all_of"},
@@ -411,8 +431,9 @@ TEST_CASE("gates: evaluate allocates nothing", "[deploy][gates][alloc]") {
   }
   const auto g = all_of(min_samples{}, any_of(significant{}, not_(min_improvement{})), sanity{});
   const any_gate erased(g);
-  const auto parsed = parse_gate("all_of(min_samples, any_of(significant, not_(min_improvement)),"
-                                 " sanity)");
+  const auto parsed = parse_gate(
+      "all_of(min_samples, any_of(significant, not_(min_improvement)),"
+      " sanity)");
   REQUIRE(parsed.has_value());
   evidence e = paired(2000, 1.0, 0.9, 0.5, 0.01);
   e.has_prediction = true;
@@ -449,7 +470,7 @@ TEST_CASE("evidence_collector: fills the paired fields and rejects non-finite lo
   CHECK_THAT(e.challenger_loss, WithinAbs(2.0, 1e-15));
   CHECK_THAT(e.diff_mean, WithinAbs(2.0, 1e-15));
   CHECK_THAT(e.diff_variance, WithinAbs(1.0, 1e-15));  // var(2, 1, 3), divisor n - 1
-  CHECK(e.sequential_p == 1.0);  // within the mSPRT's 30-sample burn-in
+  CHECK(e.sequential_p == 1.0);                        // within the mSPRT's 30-sample burn-in
 }
 
 // Case C17 (handout): a gate that re-runs a fixed-level test after every batch promotes far

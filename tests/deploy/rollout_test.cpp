@@ -126,8 +126,7 @@ TEST_CASE("canary_rollout: false promotions of an equal challenger stay within a
     promoted += t.phase == rollout_phase::completed ? 1 : 0;
     rolled_back += t.phase == rollout_phase::rolled_back ? 1 : 0;
   }
-  INFO("seeds 5000..5299, horizon 3000: promoted " << promoted << ", rolled back "
-                                                   << rolled_back);
+  INFO("seeds 5000..5299, horizon 3000: promoted " << promoted << ", rolled back " << rolled_back);
   // Measured with g++ 12: 4 promoted, 4 rolled back (8 / 300 = 0.027).
   // alpha = 0.05 bounds promote + rollback together (two-sided always-valid test); allow
   // 3 binomial standard errors: 300 * (0.05 + 3 * sqrt(0.05 * 0.95 / 300)) = 26.3.
@@ -155,7 +154,7 @@ TEST_CASE("canary_rollout: a better challenger reaches 100% within the stated sa
 TEST_CASE("canary_rollout: steps, promotion and their events, each with a reason",
           "[deploy][rollout][canary]") {
   auto c = made(canary_rollout<>::make(
-      {.steps = {{0.01, 10}, {0.05, 20}, {0.25, 30}}, .version = 7, .model = 2}));
+      {.steps = {{0.01, 10}, {0.05, 20}, {0.25, 30}}, .target = {.version = 7, .model = 2}}));
   std::vector<event> events;
   events.reserve(16);
   recording_sink sink{&events};
@@ -229,8 +228,7 @@ TEST_CASE("canary_rollout: pause stops steps but not the automatic rollback",
   REQUIRE(events.size() == 3);
   CHECK(events[2].kind == event_kind::rollout_aborted);
   CHECK(events[2].reason.view().rfind(
-            "canary at 50% (step 2 of 2) rolled back: significant: sequential: p = 0.001", 0) ==
-        0);
+            "canary at 50% (step 2 of 2) rolled back: significant: sequential: p = 0.001", 0) == 0);
 }
 
 TEST_CASE("canary_rollout: abort by hand and step timeout withdraw the canary",
@@ -280,8 +278,9 @@ TEST_CASE("rollouts: options out of range are refused with a message", "[deploy]
   CHECK(a.error().message == "canary: steps must have 1 to 16 entries, got 0");
   auto b = canary_rollout<>::make({.steps = {{0.05, 10}, {0.05, 10}}});
   REQUIRE_FALSE(b);
-  CHECK(b.error().message == "canary: steps[1].fraction must be in (0.05, 1) (increasing; "
-                             "the promotion to 1 follows the last step), got 0.05");
+  CHECK(b.error().message ==
+        "canary: steps[1].fraction must be in (0.05, 1) (increasing; "
+        "the promotion to 1 follows the last step), got 0.05");
   auto c = canary_rollout<>::make({.steps = {{0.5, 10}, {1.0, 10}}});
   REQUIRE_FALSE(c);
   auto d = canary_rollout<>::make({.steps = {{0.5, 0}}});
@@ -310,7 +309,8 @@ TEST_CASE("immediate_rollout: switches at once, rolls back at once, completes af
   r.start(synthetic(0, 0, 1), sink);
   CHECK(r.fraction() == 1.0);
   CHECK(r.previous_warm());
-  for (std::uint64_t n = 1; n <= 99; ++n) REQUIRE(r.observe(synthetic(n, 0.0, 0.5), sink) == status::ok);
+  for (std::uint64_t n = 1; n <= 99; ++n)
+    REQUIRE(r.observe(synthetic(n, 0.0, 0.5), sink) == status::ok);
   CHECK(r.phase() == rollout_phase::running);
   REQUIRE(r.observe(synthetic(100, 0.0, 0.5), sink) == status::ok);
   CHECK(r.phase() == rollout_phase::completed);
@@ -332,8 +332,8 @@ TEST_CASE("immediate_rollout: switches at once, rolls back at once, completes af
   CHECK(w.fraction() == 0.0);
   REQUIRE(events.size() == 2);
   CHECK(events[1].kind == event_kind::rolled_back);
-  CHECK(events[1].reason.view().rfind("rolled back to the previous version after 1 samples: ",
-                                      0) == 0);
+  CHECK(events[1].reason.view().rfind("rolled back to the previous version after 1 samples: ", 0) ==
+        0);
 
   events.clear();
   auto h = proto;
@@ -363,7 +363,8 @@ TEST_CASE("shadow_rollout: never serves; passes a better challenger, rejects a w
   recording_sink sink{&events};
   auto s = proto;
   s.start(synthetic(0, 0, 1), sink);
-  for (std::uint64_t n = 1; n <= 5000; ++n) REQUIRE(s.observe(synthetic(n, 0.0, 0.9), sink) == status::ok);
+  for (std::uint64_t n = 1; n <= 5000; ++n)
+    REQUIRE(s.observe(synthetic(n, 0.0, 0.9), sink) == status::ok);
   CHECK(s.phase() == rollout_phase::rolled_back);
   REQUIRE(events.size() == 2);
   CHECK(events[1].kind == event_kind::rollout_aborted);

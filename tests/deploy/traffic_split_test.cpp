@@ -89,12 +89,11 @@ TEST_CASE("traffic_split: C21 canary is sticky, nested and exact at 0 and 1",
   const auto t50 = members(0.50);
   const auto t100 = members(1.0);
   const auto t10_again = members(0.10);
-  CHECK(size(t0) == 0);       // f = 0: nobody
-  CHECK(size(t100) == n);     // f = 1: everybody
-  CHECK(t10_again == t10);    // back to 0.10: exactly the same set
-  bool nested = true;         // T(0.05) within T(0.10) within T(0.50), exactly
-  for (std::size_t i = 0; i < n; ++i)
-    nested = nested && (t05[i] <= t10[i]) && (t10[i] <= t50[i]);
+  CHECK(size(t0) == 0);     // f = 0: nobody
+  CHECK(size(t100) == n);   // f = 1: everybody
+  CHECK(t10_again == t10);  // back to 0.10: exactly the same set
+  bool nested = true;       // T(0.05) within T(0.10) within T(0.50), exactly
+  for (std::size_t i = 0; i < n; ++i) nested = nested && (t05[i] <= t10[i]) && (t10[i] <= t50[i]);
   CHECK(nested);
   // Counts from the Python reference above: 5009, 10105, 50140; within 4 SE as the case asks.
   CHECK(size(t05) == 5009);
@@ -194,8 +193,7 @@ TEST_CASE("traffic_split: random assignment is seeded, deterministic and unbiase
   CHECK(within_binomial(same_as_c, n, 0.54));
 }
 
-TEST_CASE("traffic_split: options out of range are refused with a message",
-          "[deploy][split]") {
+TEST_CASE("traffic_split: options out of range are refused with a message", "[deploy][split]") {
   auto a = traffic_split::make({.weights = {}});
   REQUIRE_FALSE(a);
   CHECK(a.error().message == "traffic_split: weights must have 1 to 16 entries, got 0");

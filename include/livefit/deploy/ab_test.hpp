@@ -61,14 +61,14 @@ struct ab_arm_summary {
 
 /// One arm against the control.
 struct ab_comparison {
-  double difference{0.0};  ///< mean(arm) - mean(control).
-  double relative{0.0};    ///< difference / |mean(control)|, 0 when the control mean is 0.
-  double statistic{0.0};   ///< Welch t, or the z of the difference for the sequential test.
-  double df{0.0};          ///< Welch-Satterthwaite degrees of freedom (0: sequential test).
-  double p_value{1.0};     ///< Two-sided p-value (always-valid for the sequential test).
-  bool defined{false};     ///< False until both arms have min_samples (then p_value == 1).
-  bool significant{false}; ///< p_value <= alpha / (arms - 1).
-  bool better{false};      ///< Significant and in the better direction.
+  double difference{0.0};   ///< mean(arm) - mean(control).
+  double relative{0.0};     ///< difference / |mean(control)|, 0 when the control mean is 0.
+  double statistic{0.0};    ///< Welch t, or the z of the difference for the sequential test.
+  double df{0.0};           ///< Welch-Satterthwaite degrees of freedom (0: sequential test).
+  double p_value{1.0};      ///< Two-sided p-value (always-valid for the sequential test).
+  bool defined{false};      ///< False until both arms have min_samples (then p_value == 1).
+  bool significant{false};  ///< p_value <= alpha / (arms - 1).
+  bool better{false};       ///< Significant and in the better direction.
 };
 
 /// A snapshot of the whole test. Plain data: copying it does not allocate.
@@ -199,7 +199,8 @@ class ab_test {
     } else if (worse == opt_.arms - 1) {
       r.verdict.action = gate_action::rollback;
       why.append("ab_test: every arm is worse than control");
-      if (opt_.arms == 2) describe(why.append(": "), r.arm[1].mean, r.arm[0].mean, r.vs_control[1], r.level);
+      if (opt_.arms == 2)
+        describe(why.append(": "), r.arm[1].mean, r.arm[0].mean, r.vs_control[1], r.level);
     } else {
       r.verdict.action = gate_action::hold;
       why.append("ab_test: no arm beats control at level ");

@@ -216,7 +216,9 @@ class any_gate {
       : impl_(std::make_shared<const std::remove_cvref_t<G>>(std::forward<G>(g))),
         call_(&call<std::remove_cvref_t<G>>) {}
 
-  [[nodiscard]] decision evaluate(const evidence& e) const noexcept { return call_(impl_.get(), e); }
+  [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
+    return call_(impl_.get(), e);
+  }
 
  private:
   template <class G>

@@ -58,8 +58,7 @@ class gate_parser {
   };
 
   result<any_gate> gate(int depth) {
-    if (depth >= max_depth)
-      return error("gates nested deeper than " + std::to_string(max_depth));
+    if (depth >= max_depth) return error("gates nested deeper than " + std::to_string(max_depth));
     skip_space();
     const std::size_t at = pos_;
     const std::string_view name = word();
@@ -142,9 +141,12 @@ class gate_parser {
         if (p.key == "alpha") return number(p, o.alpha);
         if (p.key == "rollback_when_worse") return boolean(p, o.rollback_when_worse);
         if (p.key != "test") return unknown(name, p, "alpha, test or rollback_when_worse");
-        if (p.value == "sequential") o.test = significance_test::sequential;
-        else if (p.value == "paired_t") o.test = significance_test::paired_t;
-        else return bad_value(p, "sequential or paired_t");
+        if (p.value == "sequential")
+          o.test = significance_test::sequential;
+        else if (p.value == "paired_t")
+          o.test = significance_test::paired_t;
+        else
+          return bad_value(p, "sequential or paired_t");
         return true;
       });
     }
@@ -154,8 +156,7 @@ class gate_parser {
         if (p.key == "max_relative_increase") return number(p, o.max_relative_increase);
         if (p.key == "max_absolute_increase") return number(p, o.max_absolute_increase);
         if (p.key == "min_samples") return whole(p, o.min_samples);
-        return unknown(name, p,
-                       "max_relative_increase, max_absolute_increase or min_samples");
+        return unknown(name, p, "max_relative_increase, max_absolute_increase or min_samples");
       });
     }
     if (name == "sanity") {
@@ -206,9 +207,12 @@ class gate_parser {
   }
 
   result<bool> boolean(const param& p, bool& out) {
-    if (p.value == "true") out = true;
-    else if (p.value == "false") out = false;
-    else return bad_value(p, "true or false");
+    if (p.value == "true")
+      out = true;
+    else if (p.value == "false")
+      out = false;
+    else
+      return bad_value(p, "true or false");
     return true;
   }
 
@@ -229,9 +233,7 @@ class gate_parser {
                 "gate description, column " + std::to_string(at + 1) + ": " + what);
   }
 
-  static bool is_space(char c) noexcept {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-  }
+  static bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
   static bool is_word(char c, bool first) noexcept {
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
     return alpha || (!first && c >= '0' && c <= '9');

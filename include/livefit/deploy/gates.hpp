@@ -55,7 +55,8 @@ class min_samples {
 
   /// Validates the options. Errors: samples == 0.
   static result<min_samples> make(const min_samples_options& o) {
-    if (o.samples == 0) return fail(errc::invalid_argument, "min_samples: samples must be >= 1, got 0");
+    if (o.samples == 0)
+      return fail(errc::invalid_argument, "min_samples: samples must be >= 1, got 0");
     return min_samples(o);
   }
 
@@ -63,8 +64,8 @@ class min_samples {
   [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
     reason_text r;
     r.append(e.samples).append(" of ").append(opt_.samples).append(" samples");
-    return make_decision(e.samples >= opt_.samples ? gate_action::promote : gate_action::hold,
-                         name, r);
+    return make_decision(e.samples >= opt_.samples ? gate_action::promote : gate_action::hold, name,
+                         r);
   }
 
   [[nodiscard]] const min_samples_options& options() const noexcept { return opt_; }
@@ -98,12 +99,12 @@ class min_improvement {
   /// Validates the options. Errors: relative outside [0, 1], absolute negative or not finite.
   static result<min_improvement> make(const min_improvement_options& o) {
     if (!(o.relative >= 0.0 && o.relative <= 1.0))
-      return fail(errc::invalid_argument, "min_improvement: relative must be in [0, 1], got " +
-                                              detail::number(o.relative));
-    if (!(o.absolute >= 0.0 && std::isfinite(o.absolute)))
       return fail(errc::invalid_argument,
-                  "min_improvement: absolute must be finite and >= 0, got " +
-                      detail::number(o.absolute));
+                  "min_improvement: relative must be in [0, 1], got " + detail::number(o.relative));
+    if (!(o.absolute >= 0.0 && std::isfinite(o.absolute)))
+      return fail(
+          errc::invalid_argument,
+          "min_improvement: absolute must be finite and >= 0, got " + detail::number(o.absolute));
     return min_improvement(o);
   }
 
@@ -216,8 +217,8 @@ class significant {
       return make_decision(gate_action::promote, name, r);
     }
     r.append(": challenger worse");
-    return make_decision(opt_.rollback_when_worse ? gate_action::rollback : gate_action::hold,
-                         name, r);
+    return make_decision(opt_.rollback_when_worse ? gate_action::rollback : gate_action::hold, name,
+                         r);
   }
 
   [[nodiscard]] const significant_options& options() const noexcept { return opt_; }
@@ -329,13 +330,14 @@ class sanity {
     }
     if (!e.has_prediction) {
       r.append("no prediction yet");
-      return make_decision(opt_.require_prediction ? gate_action::hold : gate_action::promote,
-                           name, r);
+      return make_decision(opt_.require_prediction ? gate_action::hold : gate_action::promote, name,
+                           r);
     }
     const double p = e.last_prediction;
     r.append("prediction ");
     detail::fig(r, p);
-    if (!std::isfinite(p)) return make_decision(gate_action::rollback, name, r.append(" not finite"));
+    if (!std::isfinite(p))
+      return make_decision(gate_action::rollback, name, r.append(" not finite"));
     const bool inside = p >= e.prediction_min && p <= e.prediction_max;
     r.append(inside ? " in [" : " outside [");
     detail::fig(r, e.prediction_min).append(", ");

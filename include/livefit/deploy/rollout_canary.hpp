@@ -42,10 +42,8 @@ struct canary_options {
   /// that cannot show it is better should not hold a share of traffic forever. Unit:
   /// samples. Default 0 = no limit. Range: 0, or >= the step's min_samples.
   std::uint64_t max_step_samples{0};
-  /// Registry version of the challenger, copied into events. Default 0 (none).
-  std::uint64_t version{0};
-  /// Index of the challenger in its pipeline, copied into events. Default 0.
-  std::uint32_t model{0};
+  /// The challenger, named in events.
+  rollout_target target{};
 };
 
 /// A canary rollout: a state machine advanced once per sample.
@@ -63,13 +61,16 @@ struct canary_options {
 ///
 /// @tparam Gate a gate over `evidence`; default default_rollout_gate.
 template <class Gate = default_rollout_gate>
-class canary_rollout {
-  static_assert(gate<Gate, evidence>, "canary_rollout needs a gate over livefit::evidence");
+class canary_rollout : public detail::rollout_base<canary_rollout<Gate>, Gate> {
+  using base = detail::rollout_base<canary_rollout<Gate>, Gate>;
+  using base::core_;
+  using base::gate_;
 
  public:
+  using base::observe;
+
   /// Most steps a canary may have (they live inline, so observe() never allocates).
   static constexpr std::size_t max_steps = 16;
-  using gate_type = Gate;
 
   /// Validates the options. Errors: no step or too many, a fraction outside (0, 1) or not
   /// above the previous one, min_samples == 0, max_step_samples below a step's minimum.
@@ -78,7 +79,7 @@ class canary_rollout {
     if (n == 0 || n > max_steps)
       return fail(errc::invalid_argument,
                   "canary: steps must have 1 to 16 entries, got " + std::to_string(n));
-    canary_rollout c(std::move(g));
+    canary_rollout c(std::move(g), o.target);
     double prev = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
       const canary_step& s = o.steps[i];
@@ -91,17 +92,15 @@ class canary_rollout {
       if (s.min_samples == 0)
         return fail(errc::invalid_argument, at + "min_samples must be >= 1, got 0");
       if (o.max_step_samples != 0 && o.max_step_samples < s.min_samples)
-        return fail(errc::invalid_argument,
-                    "canary: max_step_samples must be 0 or >= steps[" + std::to_string(i) +
-                        "].min_samples = " + std::to_string(s.min_samples) + ", got " +
-                        std::to_string(o.max_step_samples));
+        return fail(errc::invalid_argument, "canary: max_step_samples must be 0 or >= steps[" +
+                                                std::to_string(i) +
+                                                "].min_samples = " + std::to_string(s.min_samples) +
+                                                ", got " + std::to_string(o.max_step_samples));
       c.steps_[i] = s;
       prev = s.fraction;
     }
     c.count_ = n;
     c.max_step_samples_ = o.max_step_samples;
-    c.core_.version = o.version;
-    c.core_.model = o.model;
     return c;
   }
 
@@ -141,18 +140,6 @@ class canary_rollout {
     return status::ok;
   }
 
-  /// observe() without events.
-  [[nodiscard]] status observe(const evidence& e) noexcept {
-    null_sink s;
-    return observe(e, s);
-  }
-
-  /// Stops stepping forward; automatic rollback stays on (a pause is for people to look,
-  /// not a way to switch the safety net off).
-  void pause() noexcept { core_.pause(); }
-  /// Steps forward again.
-  void resume() noexcept { core_.resume(); }
-
   /// Withdraws the canary by hand (phase aborted, fraction 0). Does nothing once finished.
   template <class Sink>
   void abort(const reason_text& why, const evidence& e, Sink& sink) noexcept {
@@ -162,21 +149,15 @@ class canary_rollout {
     core_.finish(rollout_phase::aborted, event_kind::rollout_aborted, e, r, sink);
   }
 
-  /// Share of traffic the challenger serves now.
-  [[nodiscard]] double fraction() const noexcept { return core_.fraction; }
-  [[nodiscard]] rollout_phase phase() const noexcept { return core_.phase; }
   /// Index of the current step (count() once completed).
   [[nodiscard]] std::size_t step() const noexcept { return step_; }
   /// Number of steps.
   [[nodiscard]] std::size_t count() const noexcept { return count_; }
   /// Samples observed in the current step (pauses excluded).
   [[nodiscard]] std::uint64_t step_samples() const noexcept { return step_samples_; }
-  /// The gate's latest decision.
-  [[nodiscard]] const decision& last_decision() const noexcept { return core_.last; }
-  [[nodiscard]] const Gate& analysis_gate() const noexcept { return gate_; }
 
  private:
-  explicit canary_rollout(Gate g) : gate_(std::move(g)) {}
+  canary_rollout(Gate g, const rollout_target& t) : base(std::move(g), t) {}
 
   /// "canary at 5% (step 2 of 3)".
   [[nodiscard]] reason_text step_text() const noexcept {
@@ -210,13 +191,11 @@ class canary_rollout {
     core_.emit(sink, event_kind::rollout_step, e, core_.fraction, r);
   }
 
-  Gate gate_;
   std::array<canary_step, max_steps> steps_{};
   std::size_t count_{0};
   std::size_t step_{0};
   std::uint64_t step_samples_{0};
   std::uint64_t max_step_samples_{0};
-  detail::rollout_core core_{};
 };
 
 static_assert(rollout<canary_rollout<>, evidence>);

@@ -20,10 +20,8 @@ struct immediate_options {
   /// to serve again at once) and the gate may roll back. Unit: samples. Default 1000.
   /// Range: >= 1.
   std::uint64_t watch_samples{1000};
-  /// Registry version of the challenger, copied into events. Default 0 (none).
-  std::uint64_t version{0};
-  /// Index of the challenger in its pipeline, copied into events. Default 0.
-  std::uint32_t model{0};
+  /// The challenger, named in events.
+  rollout_target target{};
 };
 
 /// Blue-green deployment: start() moves all traffic to the challenger at once; for the next
@@ -37,20 +35,20 @@ struct immediate_options {
 /// version that turns out significantly worse or broken. Its promote answers are not needed:
 /// the switch already happened.
 template <class Gate = default_rollout_gate>
-class immediate_rollout {
-  static_assert(gate<Gate, evidence>, "immediate_rollout needs a gate over livefit::evidence");
+class immediate_rollout : public detail::rollout_base<immediate_rollout<Gate>, Gate> {
+  using base = detail::rollout_base<immediate_rollout<Gate>, Gate>;
+  using base::core_;
+  using base::gate_;
 
  public:
-  using gate_type = Gate;
+  using base::observe;
 
   /// Validates the options. Errors: watch_samples == 0.
   static result<immediate_rollout> make(const immediate_options& o, Gate g = Gate{}) {
     if (o.watch_samples == 0)
       return fail(errc::invalid_argument, "immediate: watch_samples must be >= 1, got 0");
-    immediate_rollout r(std::move(g));
+    immediate_rollout r(std::move(g), o.target);
     r.watch_ = o.watch_samples;
-    r.core_.version = o.version;
-    r.core_.model = o.model;
     return r;
   }
 
@@ -88,15 +86,7 @@ class immediate_rollout {
     return status::ok;
   }
 
-  /// observe() without events.
-  [[nodiscard]] status observe(const evidence& e) noexcept {
-    null_sink s;
-    return observe(e, s);
-  }
-
   /// Stops counting the watch; automatic rollback stays on.
-  void pause() noexcept { core_.pause(); }
-  void resume() noexcept { core_.resume(); }
 
   /// Sends all traffic back to the previous version at once (phase aborted, event
   /// rolled_back). Does nothing once the watch has ended: the previous version may be gone,
@@ -109,21 +99,16 @@ class immediate_rollout {
     core_.finish(rollout_phase::aborted, event_kind::rolled_back, e, r, sink);
   }
 
-  [[nodiscard]] double fraction() const noexcept { return core_.fraction; }
-  [[nodiscard]] rollout_phase phase() const noexcept { return core_.phase; }
   /// True while the previous version must be kept ready to serve (the watch).
   [[nodiscard]] bool previous_warm() const noexcept { return core_.active(); }
   /// Samples watched so far (pauses excluded).
   [[nodiscard]] std::uint64_t watched() const noexcept { return watched_; }
-  [[nodiscard]] const decision& last_decision() const noexcept { return core_.last; }
 
  private:
-  explicit immediate_rollout(Gate g) : gate_(std::move(g)) {}
+  immediate_rollout(Gate g, const rollout_target& t) : base(std::move(g), t) {}
 
-  Gate gate_;
   std::uint64_t watch_{1000};
   std::uint64_t watched_{0};
-  detail::rollout_core core_{};
 };
 
 static_assert(rollout<immediate_rollout<>, evidence>);

@@ -22,10 +22,8 @@ struct shadow_options {
   /// Samples after which a challenger that has not passed is rejected. Unit: samples.
   /// Default 0 = no limit. Range: 0, or >= min_samples.
   std::uint64_t max_samples{0};
-  /// Registry version of the challenger, copied into events. Default 0 (none).
-  std::uint64_t version{0};
-  /// Index of the challenger in its pipeline, copied into events. Default 0.
-  std::uint32_t model{0};
+  /// The challenger, named in events.
+  rollout_target target{};
 };
 
 /// A shadow trial: the challenger serves nothing (fraction() is always 0); it is scored on
@@ -34,11 +32,13 @@ struct shadow_options {
 /// a canary or an immediate rollout); a rollback decision or the `max_samples` limit ends it
 /// as rolled_back (event rollout_aborted).
 template <class Gate = default_rollout_gate>
-class shadow_rollout {
-  static_assert(gate<Gate, evidence>, "shadow_rollout needs a gate over livefit::evidence");
+class shadow_rollout : public detail::rollout_base<shadow_rollout<Gate>, Gate> {
+  using base = detail::rollout_base<shadow_rollout<Gate>, Gate>;
+  using base::core_;
+  using base::gate_;
 
  public:
-  using gate_type = Gate;
+  using base::observe;
 
   /// Validates the options. Errors: min_samples == 0, max_samples in [1, min_samples).
   static result<shadow_rollout> make(const shadow_options& o, Gate g = Gate{}) {
@@ -48,11 +48,9 @@ class shadow_rollout {
       return fail(errc::invalid_argument, "shadow: max_samples must be 0 or >= min_samples = " +
                                               std::to_string(o.min_samples) + ", got " +
                                               std::to_string(o.max_samples));
-    shadow_rollout r(std::move(g));
+    shadow_rollout r(std::move(g), o.target);
     r.min_ = o.min_samples;
     r.max_ = o.max_samples;
-    r.core_.version = o.version;
-    r.core_.model = o.model;
     return r;
   }
 
@@ -88,15 +86,6 @@ class shadow_rollout {
     return status::ok;
   }
 
-  /// observe() without events.
-  [[nodiscard]] status observe(const evidence& e) noexcept {
-    null_sink s;
-    return observe(e, s);
-  }
-
-  void pause() noexcept { core_.pause(); }
-  void resume() noexcept { core_.resume(); }
-
   /// Ends the trial by hand (phase aborted, event rollout_aborted).
   template <class Sink>
   void abort(const reason_text& why, const evidence& e, Sink& sink) noexcept {
@@ -107,13 +96,11 @@ class shadow_rollout {
 
   /// Always 0: a shadow never serves.
   [[nodiscard]] double fraction() const noexcept { return 0.0; }
-  [[nodiscard]] rollout_phase phase() const noexcept { return core_.phase; }
   /// Samples scored so far (pauses excluded).
   [[nodiscard]] std::uint64_t scored() const noexcept { return scored_; }
-  [[nodiscard]] const decision& last_decision() const noexcept { return core_.last; }
 
  private:
-  explicit shadow_rollout(Gate g) : gate_(std::move(g)) {}
+  shadow_rollout(Gate g, const rollout_target& t) : base(std::move(g), t) {}
 
   template <class Sink>
   void end(rollout_phase p, event_kind k, std::string_view what, const evidence& e,
@@ -124,11 +111,9 @@ class shadow_rollout {
     core_.finish(p, k, e, r, sink);
   }
 
-  Gate gate_;
   std::uint64_t min_{1000};
   std::uint64_t max_{0};
   std::uint64_t scored_{0};
-  detail::rollout_core core_{};
 };
 
 static_assert(rollout<shadow_rollout<>, evidence>);

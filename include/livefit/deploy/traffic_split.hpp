@@ -100,8 +100,8 @@ class traffic_split {
   static result<traffic_split> make(const traffic_split_options& o) {
     const std::size_t k = o.weights.size();
     if (k == 0 || k > max_arms)
-      return fail(errc::invalid_argument, "traffic_split: weights must have 1 to 16 entries, got " +
-                                              std::to_string(k));
+      return fail(errc::invalid_argument,
+                  "traffic_split: weights must have 1 to 16 entries, got " + std::to_string(k));
     double total = 0.0;
     for (std::size_t i = 0; i < k; ++i) {
       const double w = o.weights[i];
@@ -112,9 +112,9 @@ class traffic_split {
       total += w;
     }
     if (!(total > 0.0) || !std::isfinite(total))
-      return fail(errc::invalid_argument,
-                  "traffic_split: weights must have a positive, finite sum, got " +
-                      detail::number(total));
+      return fail(
+          errc::invalid_argument,
+          "traffic_split: weights must have a positive, finite sum, got " + detail::number(total));
     traffic_split s;
     s.arms_ = k;
     s.salt_ = split_hash::fnv1a(split_hash::fnv1a(split_hash::fnv_offset, o.name), ":");

@@ -15,9 +15,7 @@ namespace livefit::detail {
 inline constexpr int reason_digits = 4;
 
 /// Appends a figure with `reason_digits` significant digits ("0.01234", "1.5e+04", "nan").
-inline reason_text& fig(reason_text& r, double v) noexcept {
-  return r.append(v, reason_digits);
-}
+inline reason_text& fig(reason_text& r, double v) noexcept { return r.append(v, reason_digits); }
 
 /// Appends a share as a percentage with `reason_digits` significant digits ("12.5%").
 inline reason_text& percent(reason_text& r, double share) noexcept {

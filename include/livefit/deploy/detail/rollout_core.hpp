@@ -4,11 +4,25 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/events.hpp"
+#include "livefit/core/fixed_string.hpp"
 #include "livefit/core/status.hpp"
 #include "livefit/deploy/evidence.hpp"
+
+namespace livefit {
+
+/// Which model a rollout moves traffic to, copied into its events.
+struct rollout_target {
+  /// Registry version of the challenger. Default 0 (none).
+  std::uint64_t version{0};
+  /// Index of the challenger in its pipeline. Default 0.
+  std::uint32_t model{0};
+};
+
+}  // namespace livefit
 
 namespace livefit::detail {
 
@@ -73,6 +87,44 @@ struct rollout_core {
   void resume() noexcept {
     if (phase == rollout_phase::paused) phase = rollout_phase::running;
   }
+};
+
+/// What every rollout has in common: its gate, its core state, and the members that only
+/// read or toggle them. `Derived` provides start, observe(e, sink) and abort.
+template <class Derived, class Gate>
+class rollout_base {
+  static_assert(gate<Gate, evidence>, "a rollout needs a gate over livefit::evidence");
+
+ public:
+  using gate_type = Gate;
+
+  /// observe() without events.
+  [[nodiscard]] status observe(const evidence& e) noexcept {
+    null_sink s;
+    return static_cast<Derived&>(*this).observe(e, s);
+  }
+
+  /// Stops stepping forward; automatic rollback stays on (a pause is for people to look,
+  /// not a way to switch the safety net off).
+  void pause() noexcept { core_.pause(); }
+  /// Steps forward again.
+  void resume() noexcept { core_.resume(); }
+
+  /// Share of traffic the challenger serves now.
+  [[nodiscard]] double fraction() const noexcept { return core_.fraction; }
+  [[nodiscard]] rollout_phase phase() const noexcept { return core_.phase; }
+  /// The gate's latest decision.
+  [[nodiscard]] const decision& last_decision() const noexcept { return core_.last; }
+  [[nodiscard]] const Gate& analysis_gate() const noexcept { return gate_; }
+
+ protected:
+  rollout_base(Gate g, const rollout_target& t) : gate_(std::move(g)) {
+    core_.version = t.version;
+    core_.model = t.model;
+  }
+
+  Gate gate_;
+  rollout_core core_{};
 };
 
 /// "<prefix><text>", truncated at the capacity of reason_text.
