@@ -135,7 +135,8 @@ TEST_CASE("registry: publish, promote and roll back, each with an event and a hi
   const auto v2 = publish_ok(*reg, 2);
   REQUIRE(reg->set_stage(v2, stage::canary, "canary 5%").has_value());
   CHECK(reg->read_canary().version() == v2);
-  REQUIRE(reg->promote(v2, "gate: promote").has_value());
+  REQUIRE(reg->promote(v2, "gate: promote", {{"delta_rmse", -0.125}}).has_value());
+  CHECK(reg->info(v2)->origin.figures == std::vector<figure>{{"delta_rmse", -0.125}});
   CHECK(reg->read().version() == v2);
   CHECK(reg->info(v1)->current == stage::retired);
 

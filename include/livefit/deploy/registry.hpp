@@ -215,8 +215,10 @@ class registry {
 
   /// Makes `v` the production version; the previous one becomes retired (and stays a
   /// rollback target). Readers switch with one atomic store.
+  /// @param figures the evaluation figures that got `v` promoted, appended to its lineage.
   /// @pre `v` is a candidate, shadow or canary.
-  [[nodiscard]] result<void> promote(version_id v, std::string_view reason = {}) {
+  [[nodiscard]] result<void> promote(version_id v, std::string_view reason = {},
+                                     std::vector<figure> figures = {}) {
     std::lock_guard<std::mutex> lock(s_->mutex);
     entry* e = find_entry(v);
     if (e == nullptr) return missing(v);
@@ -235,6 +237,7 @@ class registry {
     if (from == stage::canary) publish_pointer(s_->canary, s_->canary_id, nullptr);
     e->current = stage::production;
     e->ever_production = true;
+    for (auto& f : figures) e->origin.figures.push_back(std::move(f));
     s_->production_stack.push_back(v);
     if (entry* o = find_entry(old); o != nullptr) {
       o->current = stage::retired;
