@@ -169,6 +169,10 @@ TEST_CASE("k_fold: same seed same folds, other seed other folds; bad options ref
   Eigen::MatrixXd wide(200, 4);
   wide.setZero();
   CHECK_FALSE(k_fold([] { return toy_rls<3>(1.0, 1.0); }, wide, d.y, o).has_value());
+  // A dynamic model of another dimension is refused before any update, with both sizes.
+  auto wrong_dim = k_fold([] { return toy_rls<Eigen::Dynamic>(1.0, 1.0, 4); }, d.X, d.y, o);
+  REQUIRE_FALSE(wrong_dim.has_value());
+  CHECK(wrong_dim.error().message == "k_fold: the model's dimension is 4 but X has 3 columns");
   Eigen::MatrixXd with_nan = d.X;
   with_nan(17, 1) = std::nan("");
   auto refused = k_fold(factory, with_nan, d.y, o);

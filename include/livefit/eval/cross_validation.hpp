@@ -122,20 +122,23 @@ double row_loss(cv_loss kind, const M& model, typename M::vector_type& x,
   return kind == cv_loss::squared ? e * e : std::fabs(e);
 }
 
-template <class M, class DX, class DY>
+template <class DX, class DY>
 result<void> check_data(const char* who, const Eigen::MatrixBase<DX>& X,
                         const Eigen::MatrixBase<DY>& y) {
   if (X.rows() != y.size())
     return fail(errc::invalid_argument, std::string(who) + ": X has " +
                                             std::to_string(X.rows()) + " rows but y has " +
                                             std::to_string(y.size()) + " values");
-  constexpr int fixed = M::vector_type::RowsAtCompileTime;
-  if (fixed != Eigen::Dynamic && X.cols() != fixed)
-    return fail(errc::invalid_argument, std::string(who) + ": X has " +
-                                            std::to_string(X.cols()) +
-                                            " columns but the model's dimension is " +
-                                            std::to_string(fixed));
   return {};
+}
+
+/// Checks a freshly built model's dimension against the data's columns.
+template <class M>
+result<void> check_model(const char* who, const M& model, Eigen::Index cols) {
+  if (static_cast<Eigen::Index>(model.dim()) == cols) return {};
+  return fail(errc::invalid_argument, std::string(who) + ": the model's dimension is " +
+                                          std::to_string(model.dim()) + " but X has " +
+                                          std::to_string(cols) + " columns");
 }
 
 inline void finish(cv_report& r) {
@@ -182,7 +185,7 @@ template <class Factory, class DX, class DY>
                                        const k_fold_options& o) {
   using M = detail::model_of<Factory>;
   static_assert(regressor<M>, "k_fold: the factory must make a livefit::regressor");
-  if (auto ok = detail::check_data<M>("k_fold", X, y); !ok) return ok.error();
+  if (auto ok = detail::check_data("k_fold", X, y); !ok) return ok.error();
   const auto n = static_cast<std::size_t>(X.rows());
   if (o.folds < 2 || o.folds > n)
     return fail(errc::invalid_argument, "k_fold: folds must be in [2, " + std::to_string(n) +
@@ -195,6 +198,7 @@ template <class Factory, class DX, class DY>
     auto made = detail::build_model(factory);
     if (!made) return made.error();
     M model = std::move(*made);
+    if (auto ok = detail::check_model("k_fold", model, X.cols()); !ok) return ok.error();
     typename M::vector_type x(X.cols());
     for (std::size_t e = 0; e < o.epochs; ++e)
       for (std::size_t i = 0; i < n; ++i) {
@@ -232,7 +236,7 @@ template <class Factory, class DX, class DY>
                                                const rolling_origin_options& o) {
   using M = detail::model_of<Factory>;
   static_assert(regressor<M>, "rolling_origin: the factory must make a livefit::regressor");
-  if (auto ok = detail::check_data<M>("rolling_origin", X, y); !ok) return ok.error();
+  if (auto ok = detail::check_data("rolling_origin", X, y); !ok) return ok.error();
   const auto n = static_cast<std::size_t>(X.rows());
   if (o.horizon < 1)
     return fail(errc::invalid_argument, "rolling_origin: horizon must be >= 1, got 0");
@@ -245,6 +249,7 @@ template <class Factory, class DX, class DY>
   auto made = detail::build_model(factory);
   if (!made) return made.error();
   M model = std::move(*made);
+  if (auto ok = detail::check_model("rolling_origin", model, X.cols()); !ok) return ok.error();
   typename M::vector_type x(X.cols());
   std::size_t learnt = 0;
   const auto learn_until = [&](std::size_t end) -> result<void> {

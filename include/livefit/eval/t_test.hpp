@@ -68,7 +68,7 @@ namespace detail {
 
 /// Builds the result of a t statistic with numerator `diff` and squared standard error `se2`.
 [[nodiscard]] inline test_result t_result(double diff, double se2, double df) noexcept {
-  if (se2 == 0.0 || std::sqrt(se2) == 0.0) {
+  if (se2 == 0.0) {
     if (diff == 0.0) return {0.0, df, 1.0, false};
     return {diff > 0.0 ? std::numeric_limits<double>::infinity()
                        : -std::numeric_limits<double>::infinity(),
