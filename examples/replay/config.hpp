@@ -425,7 +425,7 @@ class toml_walker {
   if (const toml::table* f = table("features")) {
     feature_config& fc = cfg.stream.features;
     w.only(*f, "features", {"intercept", "columns", "scales", "day_of_week", "yearly_harmonics",
-                            "daily_harmonics", "lags"});
+                            "daily_harmonics", "lags", "emas"});
     w.boolean(*f, "features", "intercept", fc.intercept);
     w.list(*f, "features", "columns", fc.columns);
     w.list(*f, "features", "scales", fc.scales);
@@ -433,6 +433,7 @@ class toml_walker {
     w.whole(*f, "features", "yearly_harmonics", fc.yearly_harmonics, 0, 12);
     w.whole(*f, "features", "daily_harmonics", fc.daily_harmonics, 0, 12);
     w.list(*f, "features", "lags", fc.target_lags);
+    w.list(*f, "features", "emas", fc.target_emas);
   }
 
   if (const toml::node* m = root.get("models")) {

@@ -22,6 +22,7 @@
 #include "calendar.hpp"
 #include "csv_reader.hpp"
 #include "livefit/core/result.hpp"
+#include "livefit/stats/ema.hpp"
 
 namespace livefit::replay {
 
@@ -38,7 +39,7 @@ struct time_config {
 };
 
 /// The derived features of a stream. The feature vector is laid out in this order:
-/// intercept, columns, day-of-week dummies, yearly harmonics, daily harmonics, lags.
+/// intercept, columns, day-of-week dummies, yearly harmonics, daily harmonics, lags, EMAs.
 struct feature_config {
   /// A constant 1 as the first feature. Default: true.
   bool intercept{true};
@@ -54,6 +55,9 @@ struct feature_config {
   int daily_harmonics{0};
   /// Values of the target k rows earlier (rows skipped for missing cells do not count).
   std::vector<int> target_lags;
+  /// Exponential moving averages of the earlier targets (stats/ema.hpp, recursive form),
+  /// one per smoothing weight alpha in (0, 1]. Default: none.
+  std::vector<double> target_emas;
 };
 
 /// Where the samples come from and how rows become samples.
@@ -77,7 +81,7 @@ class stream_decoder {
   enum class outcome : std::uint8_t {
     sample,          ///< x, y and time are set.
     missing,         ///< A needed cell was missing: skip the row (counted).
-    lag_warming_up,  ///< Not enough earlier rows for a lag: skip the row (counted).
+    lag_warming_up,  ///< Not enough earlier rows for a lag or EMA: skip the row (counted).
     error,           ///< Bad input: see the error.
   };
 
@@ -132,6 +136,13 @@ class stream_decoder {
       max_lag = lag > max_lag ? lag : max_lag;
     }
     d.history_.assign(static_cast<std::size_t>(max_lag), 0.0);
+    for (double a : f.target_emas) {
+      ema_options eo;
+      eo.alpha = a;
+      auto e = ema<double>::make(eo);
+      if (!e) return fail(errc::invalid_argument, "features: target_emas: " + e.error().message);
+      d.emas_.push_back(std::move(*e));
+    }
     d.names_ = feature_names(f);
     if (d.names_.empty()) return fail(errc::invalid_argument, "features: no feature selected");
     return d;
@@ -153,6 +164,11 @@ class stream_decoder {
       n.push_back("cos_day_" + std::to_string(k));
     }
     for (int lag : f.target_lags) n.push_back("lag_" + std::to_string(lag));
+    for (double a : f.target_emas) {
+      fixed_string<40> t("ema_");
+      t.append(a);
+      n.emplace_back(t.view());
+    }
     return n;
   }
 
@@ -253,11 +269,18 @@ class stream_decoder {
       history_[head_] = y;
       head_ = (head_ + 1) % n_hist;
     }
+    // EMAs likewise give the average of the earlier targets, then take this one (y is
+    // finite here, so update() accepts it).
+    const bool emas_ready = emas_.empty() || valid_rows_ > 0;
+    for (auto& e : emas_) {
+      if (emas_ready) x[i++] = e.value();
+      static_cast<void>(e.update(y));
+    }
     ++valid_rows_;
     ++rows_;
     last_time_ = t;
     time = t;
-    return lags_ready ? outcome::sample : outcome::lag_warming_up;
+    return lags_ready && emas_ready ? outcome::sample : outcome::lag_warming_up;
   }
 
  private:
@@ -298,6 +321,7 @@ class stream_decoder {
   std::vector<std::size_t> columns_;
   std::vector<std::string> names_;
   std::vector<double> history_;
+  std::vector<ema<double>> emas_;
   std::size_t head_{0};
   std::size_t valid_rows_{0};
   std::uint64_t rows_{0};

@@ -25,6 +25,7 @@
 #include "livefit/deploy/registry.hpp"
 #include "livefit/pipeline/any.hpp"
 #include "livefit/pipeline/pipeline.hpp"
+#include "livefit/stats/rolling_window.hpp"
 #include "report.hpp"
 
 namespace livefit::replay {
@@ -249,7 +250,9 @@ inline std::string csv_field(std::string_view s) {
   out.output_dir = dir.string();
   std::string loss_csv = "row,time,y,served,model,version,abs_error,train_once,train_once_abs_error\n";
   std::vector<chart_point> chart;
-  rolling_mean roll_served(cfg.rolling_window), roll_base(cfg.rolling_window);
+  auto roll_served = rolling_window<double>::make({.capacity = cfg.rolling_window});
+  if (!roll_served) return roll_served.error();
+  auto roll_base = roll_served;
   std::FILE* loss_file = nullptr;
   if (ro.write_files) {
     std::error_code ec;
@@ -343,9 +346,12 @@ inline std::string csv_field(std::string_view s) {
       out.train_once.errors.add(y, base[i].prediction);
       const double es = std::fabs(y - served[i].prediction);
       const double eb = std::fabs(y - base[i].prediction);
-      roll_served.add(es);
-      roll_base.add(eb);
-      chart.push_back({samples[i].time, roll_served.value(), roll_base.value()});
+      // A non-finite error (a broken model's prediction) is refused by the window, which
+      // then keeps its previous figures.
+      static_cast<void>(roll_served->update(es));
+      static_cast<void>(roll_base->update(eb));
+      chart.push_back({samples[i].time, roll_served->mean().value_or(0.0),
+                       roll_base->mean().value_or(0.0)});
       if (loss_file != nullptr) {
         lines_out += std::to_string(lines[i]) + "," + format_time(samples[i].time, out.time_is_date) +
                      "," + num(y, 17) + "," + num(served[i].prediction, 10) + "," +

@@ -74,35 +74,6 @@ struct error_totals {
   }
 };
 
-/// Rolling mean of the last `window` values (a ring buffer; sized once).
-class rolling_mean {
- public:
-  explicit rolling_mean(std::size_t window) : ring_(window == 0 ? 1 : window, 0.0) {}
-  void add(double v) noexcept {
-    if (count_ >= ring_.size()) sum_ -= ring_[head_];
-    ring_[head_] = v;
-    sum_ += v;
-    head_ = (head_ + 1) % ring_.size();
-    if (count_ < ring_.size()) ++count_;
-    // Re-sum now and then: a long running sum of + and - drifts by rounding.
-    if (++since_resum_ == 65536) {
-      since_resum_ = 0;
-      sum_ = 0.0;
-      for (std::size_t i = 0; i < count_; ++i) sum_ += ring_[i];
-    }
-  }
-  [[nodiscard]] double value() const noexcept {
-    return count_ ? sum_ / static_cast<double>(count_) : 0.0;
-  }
-
- private:
-  std::vector<double> ring_;
-  std::size_t head_{0};
-  std::size_t count_{0};
-  std::size_t since_resum_{0};
-  double sum_{0.0};
-};
-
 /// One point of the chart: time and two rolling errors.
 struct chart_point {
   double time{0.0};

@@ -142,7 +142,8 @@ TEST_CASE("features: births rows give the documented 11 features", "[pipeline][r
   CHECK(rows == 7305);
 }
 
-TEST_CASE("features: lags read earlier targets and skip the first rows", "[pipeline][replay]") {
+TEST_CASE("features: lags and EMAs read earlier targets, skipping the first rows",
+          "[pipeline][replay]") {
   const fs::path dir = scratch("lags");
   write(dir / "s.csv", "x,y\n1,10\n2,20\n3,30\n4,40\n");
   auto reader = csv_reader::open((dir / "s.csv").string());
@@ -151,9 +152,11 @@ TEST_CASE("features: lags read earlier targets and skip the first rows", "[pipel
   sc.target = "y";
   sc.features.intercept = false;
   sc.features.target_lags = {1, 2};
+  sc.features.target_emas = {0.5};
   auto d = stream_decoder::make(sc, *reader);
   REQUIRE(d.has_value());
-  Eigen::VectorXd x(2);
+  REQUIRE(d->dim() == 3);
+  Eigen::VectorXd x(3);
   double y = 0.0, t = 0.0;
   error err;
   std::vector<stream_decoder::outcome> got;
@@ -163,7 +166,9 @@ TEST_CASE("features: lags read earlier targets and skip the first rows", "[pipel
   CHECK(got[1] == stream_decoder::outcome::lag_warming_up);
   CHECK(got[2] == stream_decoder::outcome::sample);
   CHECK(got[3] == stream_decoder::outcome::sample);
-  CHECK(x == Eigen::Vector2d(30.0, 20.0));  // row y = 40: lag 1 = 30, lag 2 = 20
+  // Row y = 40: lag 1 = 30, lag 2 = 20; EMA(alpha 0.5) of 10, 20, 30 = 22.5 (pandas 1.5.3
+  // Series([10, 20, 30]).ewm(alpha=0.5, adjust=False).mean().iloc[-1]).
+  CHECK(x == Eigen::Vector3d(30.0, 20.0, 22.5));
 }
 
 TEST_CASE("csv_reader: gzip and plain files read the same rows", "[pipeline][replay]") {

@@ -351,7 +351,7 @@ class pipeline {
       // A refused transform update (it validated x already) leaves its statistics as they were.
       static_cast<void>(transform_.update(s.x));
     }
-    fingerprint_.add(s.x, s.y);
+    if (opt_.fingerprint) fingerprint_.add(s.x, s.y);
   }
 
   void emit(event_kind k, const sample_type& s, std::size_t model, double value,
@@ -374,8 +374,11 @@ class pipeline {
       static_cast<void>(evidence_[i].add(lp, loss_[i]));
     }
     if (std::isfinite(lp)) {
+      // A plain sum (the mean is formed when a gate asks): no division per sample. Losses
+      // since a promotion are bounded in number by the stream, and a double sum of them
+      // loses relative accuracy only as n * eps, far below what a gate resolves.
       ++production_n_;
-      production_mean_ += (lp - production_mean_) / static_cast<double>(production_n_);
+      production_sum_ += lp;
       if (detector_.update(lp) == status::ok) watch_drift(s);
     }
 
@@ -431,7 +434,9 @@ class pipeline {
     e.time = last_time_;
     evidence_[c].fill(e);
     e.production_samples = production_n_;
-    e.production_loss = production_n_ > 0 ? production_mean_ : evidence::not_measured;
+    e.production_loss = production_n_ > 0
+                            ? production_sum_ / static_cast<double>(production_n_)
+                            : evidence::not_measured;
     e.production_baseline = baseline_;
     if constexpr (requires(const Model& m) { m.coefficients_finite(); }) {
       e.coefficients_finite = models_[c].coefficients_finite();
@@ -503,7 +508,7 @@ class pipeline {
       version_[production_] = 0;  // retired: its live state moves on from the version
       production_ = c;
       production_n_ = 0;
-      production_mean_ = 0.0;
+      production_sum_ = 0.0;
       ++promotions_;
       for (auto& ev : evidence_) ev.reset();
       detector_.reset();
@@ -584,7 +589,7 @@ class pipeline {
   std::size_t production_{0};
   std::size_t candidate_{none};
   std::uint64_t production_n_{0};
-  double production_mean_{0.0};
+  double production_sum_{0.0};
   double baseline_{evidence::not_measured};
   std::uint64_t seen_{0};
   std::uint64_t since_gate_{0};
