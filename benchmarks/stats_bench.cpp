@@ -112,6 +112,51 @@ void BM_TimeEma_update(benchmark::State& state) {
 }
 BENCHMARK(BM_TimeEma_update);
 
+// Streaming statistics per value: exponentially weighted variance, Welford, sliding window.
+void BM_EwVariance_update(benchmark::State& state) {
+  const std::vector<double> xs = series(scalar_n);
+  livefit::ew_moments_options o;
+  o.ema.alpha = 0.05;
+  auto v = livefit::ew_variance<double>::make(o).value();
+  bool ok = true;
+  for (auto _ : state) {
+    for (double x : xs) ok &= v.update(x) == status::ok;
+    benchmark::DoNotOptimize(v.variance());
+  }
+  if (!ok) state.SkipWithError("update failed");
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(xs.size()));
+}
+BENCHMARK(BM_EwVariance_update);
+
+void BM_RunningStats_update(benchmark::State& state) {
+  const std::vector<double> xs = series(scalar_n);
+  auto s = livefit::running_stats<double>::make().value();
+  bool ok = true;
+  for (auto _ : state) {
+    for (double x : xs) ok &= s.update(x) == status::ok;
+    benchmark::DoNotOptimize(s.variance());
+  }
+  if (!ok) state.SkipWithError("update failed");
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(xs.size()));
+}
+BENCHMARK(BM_RunningStats_update);
+
+void BM_RollingWindow_update(benchmark::State& state) {
+  const std::vector<double> xs = series(scalar_n);
+  livefit::rolling_window_options o;
+  o.capacity = static_cast<std::uint64_t>(state.range(0));
+  auto w = livefit::rolling_window<double>::make(o).value();
+  bool ok = true;
+  for (auto _ : state) {
+    for (double x : xs) ok &= w.update(x) == status::ok;
+    benchmark::DoNotOptimize(w.variance());
+    benchmark::DoNotOptimize(w.max());
+  }
+  if (!ok) state.SkipWithError("update failed");
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(xs.size()));
+}
+BENCHMARK(BM_RollingWindow_update)->Arg(16)->Arg(1024);
+
 // A panel of `rows` time steps of 1024 series, row-major and 64-byte aligned (a row is one
 // update's input). Freed with std::free.
 struct panel {

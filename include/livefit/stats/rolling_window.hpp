@@ -21,7 +21,7 @@ namespace livefit {
 
 /// Configuration of rolling_window.
 struct rolling_window_options {
-  /// Window length in values, >= 1 and <= 2^32; memory is about 24 bytes per value. No
+  /// Window length in values, >= 1 and <= 2^32; memory is about 40 bytes per value. No
   /// default (0 is rejected).
   std::uint64_t capacity{0};
   /// Delta degrees of freedom of variance(), 0 or 1 (default 1, the sample variance).
@@ -62,7 +62,7 @@ class rolling_window {
     if (!std::isfinite(x)) [[unlikely]]
       return status::non_finite_input;
     const std::uint64_t cap = cap_;
-    const std::size_t slot = index(seq_);
+    const std::size_t slot = pos_;
     if (n_ == 0) shift_ = x;  // until the first rederive, values enter relative to the first
     if (n_ < cap) {
       buf_[slot] = x;
@@ -78,12 +78,17 @@ class rolling_window {
       const Scalar dx = x - shift_;
       buf_[slot] = x;
       const Scalar mean_old = mean_;
-      mean_ += (dx - old) / static_cast<Scalar>(n_);
+      mean_ += (dx - old) * inv_cap_;
       m2_ += (dx - old) * (dx - mean_ + old - mean_old);
     }
     push_extremes(x);
     ++seq_;
-    if (seq_ % cap == 0 && n_ == cap) rederive();
+    // pos_ == seq_ % capacity, kept without a division (a 64-bit divide costs more than the
+    // whole update otherwise).
+    if (++pos_ == buf_.size()) {
+      pos_ = 0;
+      if (n_ == cap) rederive();
+    }
     return status::ok;
   }
 
@@ -113,16 +118,17 @@ class rolling_window {
   /// Smallest and largest values in the window; nullopt when empty.
   [[nodiscard]] std::optional<Scalar> min() const noexcept {
     if (n_ == 0) return std::nullopt;
-    return buf_[index(lo_.front())];
+    return lo_.front().value;
   }
   [[nodiscard]] std::optional<Scalar> max() const noexcept {
     if (n_ == 0) return std::nullopt;
-    return buf_[index(hi_.front())];
+    return hi_.front().value;
   }
 
   /// Empties the window; keeps its memory.
   void reset() noexcept {
     n_ = seq_ = 0;
+    pos_ = 0;
     shift_ = mean_ = m2_ = Scalar(0);
     lo_.clear();
     hi_.clear();
@@ -157,12 +163,14 @@ class rolling_window {
     // Checked: commit, rebuilding the monotonic queues from the values.
     reset();
     seq_ = seq - n;
+    pos_ = index(seq_);
     for (std::uint64_t i = 0; i < n; ++i) {
       Scalar v{};
       (void)r.get_scalar(v);
-      buf_[index(seq_)] = v;
+      buf_[pos_] = v;
       push_extremes(v);
       ++seq_;
+      if (++pos_ == buf_.size()) pos_ = 0;
     }
     n_ = n;
     shift_ = sums[0];
@@ -174,19 +182,25 @@ class rolling_window {
  private:
   static constexpr std::uint8_t layout_ = 1;
 
-  /// A fixed-capacity double-ended queue of sequence numbers (the monotonic queue).
-  class index_queue {
+  /// A value and its sequence number.
+  struct entry {
+    std::uint64_t seq;
+    Scalar value;
+  };
+
+  /// A fixed-capacity double-ended queue of entries (the monotonic queue).
+  class entry_queue {
    public:
-    explicit index_queue(std::size_t cap) : ring_(cap) {}
+    explicit entry_queue(std::size_t cap) : ring_(cap) {}
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
-    [[nodiscard]] std::uint64_t front() const noexcept { return ring_[head_]; }
-    [[nodiscard]] std::uint64_t back() const noexcept { return ring_[at(size_ - 1)]; }
+    [[nodiscard]] const entry& front() const noexcept { return ring_[head_]; }
+    [[nodiscard]] const entry& back() const noexcept { return ring_[at(size_ - 1)]; }
     void pop_front() noexcept {
       head_ = at(1);
       --size_;
     }
     void pop_back() noexcept { --size_; }
-    void push_back(std::uint64_t v) noexcept { ring_[at(size_++)] = v; }  // @pre size < cap
+    void push_back(const entry& e) noexcept { ring_[at(size_++)] = e; }  // @pre size < cap
     void clear() noexcept { head_ = size_ = 0; }
 
    private:
@@ -194,14 +208,15 @@ class rolling_window {
       const std::size_t i = head_ + k;
       return i >= ring_.size() ? i - ring_.size() : i;
     }
-    std::vector<std::uint64_t> ring_;
+    std::vector<entry> ring_;
     std::size_t head_{0};
     std::size_t size_{0};
   };
 
   explicit rolling_window(const rolling_window_options& o)
       : buf_(static_cast<std::size_t>(o.capacity)), lo_(static_cast<std::size_t>(o.capacity)),
-        hi_(static_cast<std::size_t>(o.capacity)), cap_(o.capacity), ddof_(o.ddof) {}
+        hi_(static_cast<std::size_t>(o.capacity)), cap_(o.capacity),
+        inv_cap_(Scalar(1) / static_cast<Scalar>(o.capacity)), ddof_(o.ddof) {}
 
   [[nodiscard]] std::size_t index(std::uint64_t seq) const noexcept {
     return static_cast<std::size_t>(seq % cap_);
@@ -211,17 +226,17 @@ class rolling_window {
   // window's extreme. Ties keep the newest, which stays longest. @pre seq_ is x's number.
   void push_extremes(Scalar x) noexcept {
     const std::uint64_t expired = seq_ >= cap_ ? seq_ - cap_ : ~std::uint64_t{0};
-    if (!lo_.empty() && lo_.front() == expired) lo_.pop_front();
-    if (!hi_.empty() && hi_.front() == expired) hi_.pop_front();
-    while (!lo_.empty() && buf_[index(lo_.back())] >= x) lo_.pop_back();
-    while (!hi_.empty() && buf_[index(hi_.back())] <= x) hi_.pop_back();
-    lo_.push_back(seq_);
-    hi_.push_back(seq_);
+    if (!lo_.empty() && lo_.front().seq == expired) lo_.pop_front();
+    if (!hi_.empty() && hi_.front().seq == expired) hi_.pop_front();
+    while (!lo_.empty() && lo_.back().value >= x) lo_.pop_back();
+    while (!hi_.empty() && hi_.back().value <= x) hi_.pop_back();
+    lo_.push_back({seq_, x});
+    hi_.push_back({seq_, x});
   }
 
   // Recomputes the sums from the full window by two passes around the newest value.
   void rederive() noexcept {
-    shift_ = buf_[index(seq_ - 1)];
+    shift_ = buf_[pos_ == 0 ? buf_.size() - 1 : pos_ - 1];
     Scalar sum = 0;
     for (Scalar v : buf_) sum += v - shift_;
     mean_ = sum / static_cast<Scalar>(n_);
@@ -234,11 +249,13 @@ class rolling_window {
   }
 
   std::vector<Scalar> buf_;  ///< Value number s lives in buf_[s % capacity].
-  index_queue lo_;
-  index_queue hi_;
+  entry_queue lo_;
+  entry_queue hi_;
   std::uint64_t cap_;
+  Scalar inv_cap_;  ///< 1 / capacity: a full window's mean moves by a product, not a division.
   std::uint64_t n_{0};
   std::uint64_t seq_{0};  ///< Values added since make() (or reset()).
+  std::size_t pos_{0};    ///< The slot of the next value: seq_ % capacity.
   Scalar shift_{0};       ///< Values enter as x - shift_ (the newest value at the last rederive).
   Scalar mean_{0};        ///< Window mean of x - shift_.
   Scalar m2_{0};          ///< Window sum of squared deviations.

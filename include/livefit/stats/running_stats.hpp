@@ -70,8 +70,11 @@ class running_stats {
     ++n_;
     const Scalar dx = x - shift_;
     const Scalar d = dx - mean_;
-    mean_ += d / static_cast<Scalar>(n_);
-    m2_ += d * (dx - mean_);
+    // 1/n does not depend on the data, so the division runs off the chain from one mean to
+    // the next; the chain is a subtraction and an FMA.
+    const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n_);
+    mean_ = detail::mul_add(d, inv_n, mean_);
+    m2_ = detail::mul_add(d, dx - mean_, m2_);
     min_ = std::min(min_, x);
     max_ = std::max(max_, x);
     return status::ok;
