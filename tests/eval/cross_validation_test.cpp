@@ -146,7 +146,7 @@ TEST_CASE("k_fold: each fold's loss equals a batch least-squares fit of the othe
   }
 }
 
-TEST_CASE("k_fold: same seed same folds, other seed other folds; bad options refused",
+TEST_CASE("k_fold: same seed same folds, other seed other folds, bad options refused",
           "[eval][cross_validation]") {
   const auto d = linear_data(200, 200, 33);
   k_fold_options o;
@@ -230,7 +230,7 @@ TEST_CASE("grid_search: picks forgetting < 1 after a change, ~1 without one",
   CHECK(stationary->best >= 0.995);
 }
 
-TEST_CASE("grid_search: ridge and EMA half-life grids; errors propagate",
+TEST_CASE("grid_search: ridge and EMA half-life grids, errors propagate",
           "[eval][cross_validation]") {
   const auto d = linear_data(60, 60, 37);
   const std::vector<double> ridges = {1e-3, 1.0, 1e4};

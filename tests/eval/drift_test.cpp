@@ -247,7 +247,7 @@ TEST_CASE("page_hinkley: detects an abrupt shift quickly, no false alarm in 1e6 
   CHECK(worst < 30);
 }
 
-TEST_CASE("page_hinkley: one change gives one drift; reset restarts", "[eval][page_hinkley]") {
+TEST_CASE("page_hinkley: one change gives one drift, reset restarts", "[eval][page_hinkley]") {
   page_hinkley_options o;
   o.delta = 0.01;
   o.lambda = 5.0;
@@ -269,7 +269,7 @@ TEST_CASE("page_hinkley: no allocation on the hot path", "[eval][page_hinkley]")
 
 // --- ddm ---------------------------------------------------------------------------------------
 
-TEST_CASE("ddm: C10 constant error streams raise nothing; a rise is found in the window",
+TEST_CASE("ddm: C10 constant error streams raise nothing, a rise is found in the window",
           "[eval][ddm][C10]") {
   // Handout C10 (plain Python DDM, Gama et al. 2004): exact counts.
   auto proto = ddm::make({}).value();
@@ -367,7 +367,7 @@ TEST_CASE("ddm: no allocation on the hot path", "[eval][ddm]") {
 
 // --- eddm --------------------------------------------------------------------------------------
 
-TEST_CASE("eddm: constant streams raise nothing; rejects non-binary input", "[eval][eddm]") {
+TEST_CASE("eddm: constant streams raise nothing, rejects non-binary input", "[eval][eddm]") {
   auto d = eddm::make({}).value();
   for (int t = 0; t < 1000; ++t) {
     REQUIRE(d.update(1.0) == status::ok);  // every distance 1: ratio stays 1
@@ -430,7 +430,7 @@ TEST_CASE("adwin: C12 one abrupt change gives exactly one detection", "[eval][ad
   }
 }
 
-TEST_CASE("adwin: window statistics equal the batch ones; memory stays logarithmic",
+TEST_CASE("adwin: window statistics equal the batch ones, memory stays logarithmic",
           "[eval][adwin]") {
   auto d = adwin::make({}).value();
   double sum = 0.0;
@@ -517,7 +517,7 @@ TEST_CASE("adwin: Theorem 3.1 (2): a change larger than 2 eps shrinks the window
   CHECK(failures == 0);
 }
 
-TEST_CASE("adwin: factory validates; reset empties; no allocation", "[eval][adwin]") {
+TEST_CASE("adwin: factory validates, reset empties, no allocation", "[eval][adwin]") {
   adwin_options o;
   o.delta = 1.0;
   auto r = adwin::make(o);

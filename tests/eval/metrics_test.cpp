@@ -118,7 +118,7 @@ TEST_CASE("regression_metrics: window equals the batch metrics of the last N sam
   }
 }
 
-TEST_CASE("regression_metrics: bad input leaves the state unchanged; options validated",
+TEST_CASE("regression_metrics: bad input leaves the state unchanged, options validated",
           "[eval][metrics]") {
   regression_metrics m;
   REQUIRE(m.add(1.0, 0.5) == status::ok);

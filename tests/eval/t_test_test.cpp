@@ -270,7 +270,7 @@ TEST_CASE("msprt: factory names the bad parameter and its range", "[eval][msprt]
   CHECK(msprt::make(o).has_value());
 }
 
-TEST_CASE("msprt: likelihood ratio equals the closed form; p-value never increases",
+TEST_CASE("msprt: likelihood ratio equals the closed form, p-value never increases",
           "[eval][msprt]") {
   msprt_options o;
   o.tau = 0.5;
@@ -377,7 +377,7 @@ TEST_CASE("msprt: no allocation on the hot path", "[eval][msprt]") {
   CHECK(scope.count() == 0);
 }
 
-TEST_CASE("msprt: checkpoint round trip continues identically; bad bytes refused",
+TEST_CASE("msprt: checkpoint round trip continues identically, bad bytes refused",
           "[eval][msprt]") {
   static_assert(checkpointable<msprt>);
   static_assert(checkpointable<paired_evidence>);
