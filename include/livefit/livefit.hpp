@@ -5,6 +5,7 @@
 #include "livefit/core.hpp"
 #include "livefit/deploy.hpp"
 #include "livefit/eval.hpp"
+#include "livefit/models.hpp"
 #include "livefit/pipeline.hpp"
 #include "livefit/stats.hpp"
 
