@@ -12,6 +12,7 @@
 
 #include "catch.hpp"
 #include "livefit/deploy/checkpoint.hpp"
+#include "livefit/models/rls.hpp"
 #include "registry_test_models.hpp"
 
 using namespace livefit;
@@ -229,4 +230,47 @@ TEST_CASE("checkpoint: files are saved atomically and loaded with verification",
   small.max_file_bytes = 10;
   auto big = load_checkpoint(path, back, small);
   CHECK(big.error().code == errc::format_error);
+}
+
+TEMPLATE_TEST_CASE("checkpoint: a built-in rls model round trips and refuses damage",
+                   "[deploy][checkpoint][rls]", float, double) {
+  using S = TestType;
+  rls_options ro;
+  ro.forgetting_factor = 0.995;
+  auto m = rls<S, Eigen::Dynamic>::make(ro, 3);
+  REQUIRE(m.has_value());
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  for (int i = 0; i < 200; ++i) {
+    Eigen::Matrix<S, Eigen::Dynamic, 1> x(3);
+    x << S(1), static_cast<S>(u(rng)), static_cast<S>(u(rng));
+    REQUIRE(m->update(x, static_cast<S>(0.5 + x(1))) == status::ok);
+  }
+  const auto bytes = encode_model(*m);
+  auto back = rls<S, Eigen::Dynamic>::make(ro, 3);
+  REQUIRE(decode_model(bytes, *back).has_value());
+  byte_writer a, b;
+  m->save_state(a);
+  back->save_state(b);
+  CHECK(a.bytes() == b.bytes());
+
+  // Every truncation and every one-byte change of the rls file is refused, the target intact.
+  auto target = rls<S, Eigen::Dynamic>::make(ro, 3);
+  byte_writer before;
+  target->save_state(before);
+  std::size_t accepted = 0;
+  for (std::size_t len = 0; len < bytes.size(); ++len)
+    accepted += decode_model(std::span<const std::uint8_t>(bytes.data(), len), *target) ? 1u : 0u;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    auto bad = bytes;
+    bad[i] = static_cast<std::uint8_t>(bad[i] ^ 0x04);
+    accepted += decode_model(bad, *target) ? 1u : 0u;
+  }
+  CHECK(accepted == 0);
+  byte_writer after;
+  target->save_state(after);
+  CHECK(after.bytes() == before.bytes());
+  // Another dimension is refused by the header.
+  auto other = rls<S, Eigen::Dynamic>::make(ro, 4);
+  CHECK(decode_model(bytes, *other).error().code == errc::type_mismatch);
 }

@@ -9,6 +9,7 @@
 #include "catch.hpp"
 #include "livefit/deploy/lineage.hpp"
 #include "livefit/deploy/registry.hpp"
+#include "livefit/models/rls.hpp"
 #include "registry_test_models.hpp"
 
 using namespace livefit;
@@ -123,4 +124,54 @@ TEST_CASE("lineage: replaying the samples reproduces fingerprint and coefficient
   fingerprinted<linear_model<double, 3>> other(start);
   for (const auto& [x, y] : data) REQUIRE(other.update(x, y) == status::ok);
   CHECK(other.fingerprint().value() != info->origin.fingerprint);
+}
+
+TEST_CASE("lineage: an rls version replays bit for bit from its restored parent",
+          "[deploy][lineage][rls]") {
+  // End to end: parent published and saved to disk, child trained and published with its
+  // lineage; the registry is restored from disk and the child is rebuilt from the restored
+  // parent by replaying the same samples: same fingerprint, same coefficients and covariance,
+  // bit for bit.
+  using model = rls<double, 4>;
+  rls_options ro;
+  ro.forgetting_factor = 0.99;
+  auto start = model::make(ro);
+  REQUIRE(start.has_value());
+
+  const unsigned seed = 77;
+  std::printf("rls replay seed %u\n", seed);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> z(0.0, 1.0);
+  std::vector<std::pair<Eigen::Vector4d, double>> data;
+  for (int i = 0; i < 3000; ++i) {
+    Eigen::Vector4d x(1.0, z(rng), z(rng), z(rng));
+    data.emplace_back(x, 2.0 + x(1) - 0.5 * x(3) + 0.1 * z(rng));
+  }
+
+  livefit::test::temp_dir dir;
+  version_id parent = 0, child = 0;
+  {
+    auto reg = registry<model>::make({});
+    REQUIRE(reg.has_value());
+    parent = *reg->publish(*start);
+    REQUIRE(reg->promote(parent).has_value());
+    fingerprinted<model> trainer(*reg->copy_of(parent));
+    for (const auto& [x, y] : data) REQUIRE(trainer.update(x, y) == status::ok);
+    child = *reg->publish(trainer.model(), lineage::from(parent, trainer.fingerprint()));
+    REQUIRE(reg->save(dir.path).has_value());
+  }
+  auto back = registry<model>::load(dir.path, *start, {});
+  REQUIRE(back.has_value());
+  const auto info = back->info(child);
+  REQUIRE(info.has_value());
+  CHECK(info->origin.parent == parent);
+  fingerprinted<model> replay(*back->copy_of(info->origin.parent));
+  for (const auto& [x, y] : data) REQUIRE(replay.update(x, y) == status::ok);
+  CHECK(replay.fingerprint().value() == info->origin.fingerprint);
+  CHECK(replay.fingerprint().samples() == info->origin.samples);
+
+  byte_writer a, b;
+  replay.model().save_state(a);
+  back->copy_of(child)->save_state(b);
+  CHECK(a.bytes() == b.bytes());  // coefficients, covariance and counters, bit for bit
 }
