@@ -533,3 +533,72 @@ TEST_CASE("adwin: factory validates, reset empties, no allocation", "[eval][adwi
   CHECK(d.width() == 0);
   CHECK(d.bucket_count() == 0);
 }
+
+// --- checkpoints -------------------------------------------------------------------------------
+
+namespace {
+
+/// Saves a detector mid-stream, loads it into a fresh one made with the same options, and
+/// checks both then behave identically over the rest of the stream; truncated bytes are
+/// refused and leave the target unchanged.
+template <class D>
+void check_checkpoint(const D& proto) {
+  static_assert(checkpointable<D>);
+  const auto value = [](std::uint64_t t) {
+    return (t < 1500 ? t % 10 == 0 : t % 2 == 0) ? 1.0 : 0.0;  // 0/1: valid everywhere
+  };
+  D a = proto;
+  for (std::uint64_t t = 0; t < 1200; ++t) REQUIRE(a.update(value(t)) == status::ok);
+  byte_writer w;
+  a.save_state(w);
+  D b = proto;
+  byte_reader r(w.bytes());
+  REQUIRE(b.load_state(r) == status::ok);
+  CHECK(r.done());
+  bool same = a.state() == b.state() && a.drift_count() == b.drift_count();
+  for (std::uint64_t t = 1200; t < 3000; ++t)
+    same = same && a.update(value(t)) == b.update(value(t)) && a.state() == b.state() &&
+           a.drift_count() == b.drift_count();
+  CHECK(same);
+  CHECK(a.drift_count() > 0);  // the continuation exercised a detection
+  // Every truncation of the bytes is refused; the target keeps its fresh state.
+  for (std::size_t cut = 0; cut < w.bytes().size(); ++cut) {
+    D c = proto;
+    byte_reader shortened(std::span(w.bytes().data(), cut));
+    REQUIRE(c.load_state(shortened) == status::invalid_argument);
+    REQUIRE(c.drift_count() == 0);
+    REQUIRE(c.state() == drift_state::none);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("detectors: checkpoint round trip continues identically, truncation refused",
+          "[eval][checkpoint]") {
+  cusum_options c;
+  c.target = 0.1;
+  c.sigma = 0.3;
+  check_checkpoint(cusum::make(c).value());
+  page_hinkley_options p;
+  p.delta = 0.05;
+  p.lambda = 5.0;
+  check_checkpoint(page_hinkley::make(p).value());
+  check_checkpoint(ddm::make({}).value());
+  check_checkpoint(eddm::make({}).value());
+  check_checkpoint(adwin::make({}).value());
+}
+
+TEST_CASE("adwin: a checkpoint with more buckets per class than allowed is refused",
+          "[eval][checkpoint]") {
+  adwin_options wide;
+  wide.max_buckets = 10;
+  auto a = adwin::make(wide).value();
+  for (std::uint64_t t = 0; t < 1000; ++t)
+    REQUIRE(a.update(0.5 + 0.1 * c12_noise(t)) == status::ok);
+  byte_writer w;
+  a.save_state(w);
+  auto narrow = adwin::make({}).value();  // max_buckets 5
+  byte_reader r(w.bytes());
+  CHECK(narrow.load_state(r) == status::invalid_argument);
+  CHECK(narrow.width() == 0);
+}

@@ -10,6 +10,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "livefit/core/concepts.hpp"
 #include "livefit/eval/metrics.hpp"
 
 using namespace livefit;
@@ -179,4 +180,53 @@ TEST_CASE("metrics: no allocation on the hot path in any mode", "[eval][metrics]
     }
     CHECK(scope.count() == 0);
   }
+}
+
+TEST_CASE("metrics: checkpoint round trip in every form, other forms refused",
+          "[eval][metrics][checkpoint]") {
+  static_assert(checkpointable<regression_metrics>);
+  static_assert(checkpointable<binary_metrics>);
+  const auto s = make_stream(3000, 10.0, 4);
+  for (auto mode : {averaging::cumulative, averaging::exponential, averaging::window}) {
+    metrics_options o;
+    o.mode = mode;
+    o.half_life = 100.0;
+    o.window = 700;  // 1700 samples before the save: mid-way between two refreshes
+    auto a = regression_metrics::make(o).value();
+    for (std::size_t i = 0; i < 1700; ++i) REQUIRE(a.add(s.y[i], s.yhat[i]) == status::ok);
+    byte_writer w;
+    a.save_state(w);
+    auto b = regression_metrics::make(o).value();
+    byte_reader r(w.bytes());
+    REQUIRE(b.load_state(r) == status::ok);
+    CHECK(r.done());
+    for (std::size_t i = 1700; i < s.y.size(); ++i) {
+      REQUIRE(a.add(s.y[i], s.yhat[i]) == status::ok);
+      REQUIRE(b.add(s.y[i], s.yhat[i]) == status::ok);
+    }
+    CHECK(a.mse() == b.mse());  // same state, same operations: bit-identical
+    CHECK(a.r2() == b.r2());
+    CHECK(a.count() == b.count());
+    // Another form (here another mode with another window and half-life) is refused and
+    // leaves the target unchanged.
+    metrics_options other = o;
+    other.mode = mode == averaging::cumulative ? averaging::window : averaging::cumulative;
+    other.window = 600;
+    other.half_life = 50.0;
+    auto c = regression_metrics::make(other).value();
+    byte_reader again(w.bytes());
+    CHECK(c.load_state(again) == status::invalid_argument);
+    CHECK(c.count() == 0);
+    byte_reader cut(std::span(w.bytes().data(), w.bytes().size() - 8));
+    CHECK(b.load_state(cut) == status::invalid_argument);
+    CHECK(b.count() == a.count());
+  }
+  binary_metrics bm;
+  REQUIRE(bm.add(1.0, 0.8) == status::ok);
+  byte_writer w;
+  bm.save_state(w);
+  binary_metrics back;
+  byte_reader r(w.bytes());
+  REQUIRE(back.load_state(r) == status::ok);
+  CHECK(back.log_loss() == bm.log_loss());
 }

@@ -8,11 +8,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
 #include "livefit/core/status.hpp"
+#include "livefit/eval/detail/state_io.hpp"
 
 namespace livefit {
 
@@ -67,6 +70,9 @@ struct adwin_options {
 /// step (about 50 boundaries for W = 1000), noexcept and allocation-free.
 class adwin {
  public:
+  /// Stable name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.adwin";
+
   /// Validates the options and allocates the buckets.
   [[nodiscard]] static result<adwin> make(const adwin_options& o) {
     if (!(o.delta > 0.0 && o.delta < 1.0))
@@ -126,6 +132,36 @@ class adwin {
     total_ = m2_ = 0.0;
     since_check_ = drifts_ = 0;
     state_ = drift_state::none;
+  }
+
+  /// Writes the exponential histogram (size classes, each class's buckets), the window
+  /// totals, counters and state. Not the options: load into an adwin made with the same
+  /// max_buckets (or more).
+  void save_state(byte_writer& w) const {
+    w.put_u64(rows_);
+    for (std::size_t r = 0; r < rows_; ++r) {
+      w.put_u64(count_[r]);
+      for (std::size_t i = 0; i < count_[r]; ++i) {
+        w.put_f64(buckets_[r * per_row_ + i].sum);
+        w.put_f64(buckets_[r * per_row_ + i].m2);
+      }
+    }
+    w.put_u64(width_);
+    w.put_f64(total_);
+    w.put_f64(m2_);
+    w.put_u64(since_check_);
+    w.put_u64(drifts_);
+    detail::put_drift_state(w, state_);
+  }
+
+  /// Reads what save_state wrote. The bytes are validated in a first pass over a copy of the
+  /// reader, then read into the detector, so a failure leaves it unchanged without needing
+  /// scratch memory. @return ok, or invalid_argument on malformed or incompatible bytes.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    byte_reader probe = r;
+    if (!read_state(probe, false)) return status::invalid_argument;
+    static_cast<void>(read_state(r, true));
+    return status::ok;
   }
 
  private:
@@ -243,6 +279,53 @@ class adwin {
     width_ -= static_cast<std::uint64_t>(size);
     total_ -= b.sum;
     m2_ = m2 > 0.0 ? m2 : 0.0;
+  }
+
+  /// Reads a saved state; writes into the detector only when `commit` (after a successful
+  /// dry run). @return whether the bytes are a valid state for this detector.
+  bool read_state(byte_reader& r, bool commit) noexcept {
+    std::uint64_t rows = 0;
+    if (!r.get_u64(rows) || rows > max_rows) return false;
+    double width = 0.0;
+    for (std::size_t row = 0; row < rows; ++row) {
+      std::uint64_t count = 0;
+      if (!r.get_u64(count) || count > options_.max_buckets) return false;
+      width += static_cast<double>(count) * row_size(row);
+      for (std::size_t i = 0; i < count; ++i) {
+        bucket b;
+        if (!r.get_f64(b.sum) || !r.get_f64(b.m2)) return false;
+        if (!detail::all_finite({b.sum, b.m2}) || b.m2 < 0.0) return false;
+        if (commit) buckets_[row * per_row_ + i] = b;
+      }
+      if (commit) count_[row] = static_cast<std::size_t>(count);
+    }
+    std::uint64_t w = 0;
+    double total = 0.0;
+    double m2 = 0.0;
+    std::uint64_t since = 0;
+    std::uint64_t drifts = 0;
+    drift_state state = drift_state::none;
+    r.get_u64(w);
+    r.get_f64(total);
+    r.get_f64(m2);
+    r.get_u64(since);
+    r.get_u64(drifts);
+    // The width must be the sum of the bucket sizes (exact in double below 2^53 values).
+    if (!detail::get_drift_state(r, state) || !r.ok() || static_cast<double>(w) != width ||
+        !detail::all_finite({total, m2}) || m2 < 0.0 || since >= options_.clock)
+      return false;
+    if (commit) {
+      for (std::size_t row = static_cast<std::size_t>(rows); row < max_rows; ++row)
+        count_[row] = 0;
+      rows_ = static_cast<std::size_t>(rows);
+      width_ = w;
+      total_ = total;
+      m2_ = m2;
+      since_check_ = since;
+      drifts_ = drifts;
+      state_ = state;
+    }
+    return true;
   }
 
   adwin_options options_;

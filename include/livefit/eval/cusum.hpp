@@ -5,10 +5,13 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/result.hpp"
 #include "livefit/core/status.hpp"
+#include "livefit/core/serialize.hpp"
+#include "livefit/eval/detail/state_io.hpp"
 #include "livefit/eval/drift_direction.hpp"
 
 namespace livefit {
@@ -40,6 +43,9 @@ struct cusum_options {
 /// length (Siegmund's approximation ARL0 ~ (e^(2kb) - 2kb - 1) / (2k^2) per side, b = h + 1.166).
 class cusum {
  public:
+  /// Stable name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.cusum";
+
   /// Validates the options. @return the detector, or invalid_argument naming the parameter.
   [[nodiscard]] static result<cusum> make(const cusum_options& o) {
     if (!std::isfinite(o.target))
@@ -94,6 +100,31 @@ class cusum {
   [[nodiscard]] std::uint64_t drift_count() const noexcept { return drifts_; }
   /// Back to the freshly made state (options kept).
   void reset() noexcept { *this = cusum(options_); }
+
+  /// Writes the statistics, counters and state (not the options: load into a detector made
+  /// with the same options).
+  void save_state(byte_writer& w) const {
+    w.put_u64(n_);
+    w.put_f64(upper_);
+    w.put_f64(lower_);
+    w.put_u64(drifts_);
+    detail::put_drift_state(w, state_);
+  }
+
+  /// Reads what save_state wrote; invalid_argument (detector unchanged) on malformed bytes.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    cusum next = *this;
+    r.get_u64(next.n_);
+    r.get_f64(next.upper_);
+    r.get_f64(next.lower_);
+    r.get_u64(next.drifts_);
+    if (!detail::get_drift_state(r, next.state_) || !r.ok() ||
+        !detail::all_finite({next.upper_, next.lower_}) || next.upper_ < 0.0 ||
+        next.lower_ < 0.0)
+      return status::invalid_argument;
+    *this = next;
+    return status::ok;
+  }
 
  private:
   explicit cusum(const cusum_options& o) noexcept : options_(o) {}

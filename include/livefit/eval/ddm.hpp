@@ -6,10 +6,13 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
 #include "livefit/core/status.hpp"
+#include "livefit/eval/detail/state_io.hpp"
 
 namespace livefit {
 
@@ -41,6 +44,9 @@ struct ddm_options {
 /// rate since the last restart, so a long quiet history slows detection.
 class ddm {
  public:
+  /// Stable name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.ddm";
+
   /// Validates the options. @return the detector, or invalid_argument naming the parameter.
   [[nodiscard]] static result<ddm> make(const ddm_options& o) {
     if (o.min_samples < 1)
@@ -94,6 +100,36 @@ class ddm {
   [[nodiscard]] std::uint64_t drift_count() const noexcept { return drifts_; }
   /// Back to the freshly made state (options kept).
   void reset() noexcept { *this = ddm(options_); }
+
+  /// Writes the counts, the remembered minimum, counters and state (not the options).
+  void save_state(byte_writer& w) const {
+    w.put_u64(n_);
+    w.put_f64(errors_);
+    w.put_f64(p_min_);
+    w.put_f64(s_min_);
+    w.put_u64(drifts_);
+    detail::put_drift_state(w, state_);
+  }
+
+  /// Reads what save_state wrote; invalid_argument (detector unchanged) on malformed bytes.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    ddm next = *this;
+    r.get_u64(next.n_);
+    r.get_f64(next.errors_);
+    r.get_f64(next.p_min_);
+    r.get_f64(next.s_min_);
+    r.get_u64(next.drifts_);
+    // p_min and s_min are +inf until the first full check, else in [0, 1].
+    const auto in_unit = [](double v) {
+      return (v >= 0.0 && v <= 1.0) || v == std::numeric_limits<double>::infinity();
+    };
+    if (!detail::get_drift_state(r, next.state_) || !r.ok() || !(next.errors_ >= 0.0) ||
+        !(next.errors_ <= static_cast<double>(next.n_)) || !in_unit(next.p_min_) ||
+        !in_unit(next.s_min_))
+      return status::invalid_argument;
+    *this = next;
+    return status::ok;
+  }
 
  private:
   explicit ddm(const ddm_options& o) noexcept : options_(o) {}

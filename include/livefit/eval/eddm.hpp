@@ -6,11 +6,14 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
 #include "livefit/core/status.hpp"
 #include "livefit/eval/detail/running_moments.hpp"
+#include "livefit/eval/detail/state_io.hpp"
 
 namespace livefit {
 
@@ -40,6 +43,9 @@ struct eddm_options {
 /// (worst of 100 streams about 180).
 class eddm {
  public:
+  /// Stable name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.eddm";
+
   /// Validates the options. @return the detector, or invalid_argument naming the parameter.
   [[nodiscard]] static result<eddm> make(const eddm_options& o) {
     if (o.min_errors < 1)
@@ -89,6 +95,37 @@ class eddm {
   [[nodiscard]] std::uint64_t drift_count() const noexcept { return drifts_; }
   /// Back to the freshly made state (options kept).
   void reset() noexcept { *this = eddm(options_); }
+
+  /// Writes the counters, the distance moments, the maximum level and the state.
+  void save_state(byte_writer& w) const {
+    w.put_u64(n_);
+    w.put_u64(last_error_);
+    w.put_u64(distances_.n);
+    w.put_f64(distances_.mean);
+    w.put_f64(distances_.m2);
+    w.put_f64(max_level_);
+    w.put_u64(drifts_);
+    detail::put_drift_state(w, state_);
+  }
+
+  /// Reads what save_state wrote; invalid_argument (detector unchanged) on malformed bytes.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    eddm next = *this;
+    r.get_u64(next.n_);
+    r.get_u64(next.last_error_);
+    r.get_u64(next.distances_.n);
+    r.get_f64(next.distances_.mean);
+    r.get_f64(next.distances_.m2);
+    r.get_f64(next.max_level_);
+    r.get_u64(next.drifts_);
+    if (!detail::get_drift_state(r, next.state_) || !r.ok() || next.last_error_ > next.n_ ||
+        next.distances_.n > next.n_ ||
+        !detail::all_finite({next.distances_.mean, next.distances_.m2, next.max_level_}) ||
+        next.distances_.m2 < 0.0 || next.max_level_ < 0.0)
+      return status::invalid_argument;
+    *this = next;
+    return status::ok;
+  }
 
  private:
   explicit eddm(const eddm_options& o) noexcept : options_(o) {}

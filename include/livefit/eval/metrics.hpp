@@ -8,8 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
 #include "livefit/core/status.hpp"
 #include "livefit/eval/detail/averager.hpp"
 
@@ -57,6 +59,9 @@ namespace detail {
 /// first sample.
 class regression_metrics {
  public:
+  /// Stable name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.regression_metrics";
+
   /// Cumulative metrics over every sample.
   regression_metrics() = default;
 
@@ -99,6 +104,14 @@ class regression_metrics {
   /// Forgets every sample (keeps the options and the buffer).
   void reset() noexcept { acc_.reset(); }
 
+  /// Writes the form (mode, decay, window) and the state, window buffer included.
+  void save_state(byte_writer& w) const { acc_.save_state(w); }
+  /// Reads what save_state wrote into metrics made with the same options; invalid_argument
+  /// (metrics unchanged) on malformed bytes or another form.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    return acc_.load_state(r) ? status::ok : status::invalid_argument;
+  }
+
  private:
   explicit regression_metrics(const metrics_options& o)
       : acc_(o.mode, detail::decay_of_half_life(o.half_life), o.window) {}
@@ -113,6 +126,9 @@ class regression_metrics {
 /// not infinity. Accuracy predicts 1 when p >= 0.5.
 class binary_metrics {
  public:
+  /// Stable name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.binary_metrics";
+
   /// Cumulative metrics over every sample.
   binary_metrics() = default;
 
@@ -146,6 +162,14 @@ class binary_metrics {
   [[nodiscard]] std::uint64_t size() const noexcept { return acc_.size(); }
   /// Forgets every sample.
   void reset() noexcept { acc_.reset(); }
+
+  /// Writes the form (mode, decay, window) and the state, window buffer included.
+  void save_state(byte_writer& w) const { acc_.save_state(w); }
+  /// Reads what save_state wrote into metrics made with the same options; invalid_argument
+  /// (metrics unchanged) on malformed bytes or another form.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    return acc_.load_state(r) ? status::ok : status::invalid_argument;
+  }
 
  private:
   explicit binary_metrics(const metrics_options& o)

@@ -5,10 +5,13 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/result.hpp"
 #include "livefit/core/status.hpp"
+#include "livefit/core/serialize.hpp"
+#include "livefit/eval/detail/state_io.hpp"
 #include "livefit/eval/drift_direction.hpp"
 
 namespace livefit {
@@ -42,6 +45,9 @@ struct page_hinkley_options {
 /// tests measure delta = 0.5 s, lambda = 15 s: no false alarm in 1e6 N(0, 1) samples.
 class page_hinkley {
  public:
+  /// Stable name written into checkpoints.
+  static constexpr std::string_view checkpoint_type = "livefit.page_hinkley";
+
   /// Validates the options. @return the detector, or invalid_argument naming the parameter.
   [[nodiscard]] static result<page_hinkley> make(const page_hinkley_options& o) {
     if (!(o.delta >= 0.0) || !std::isfinite(o.delta))
@@ -102,6 +108,33 @@ class page_hinkley {
   [[nodiscard]] std::uint64_t drift_count() const noexcept { return drifts_; }
   /// Back to the freshly made state (options kept).
   void reset() noexcept { *this = page_hinkley(options_); }
+
+  /// Writes the running mean, sums, minima, counters and state (not the options).
+  void save_state(byte_writer& w) const {
+    w.put_u64(n_);
+    for (double v : {mean_, up_sum_, up_min_, down_sum_, down_min_}) w.put_f64(v);
+    w.put_u64(drifts_);
+    detail::put_drift_state(w, state_);
+  }
+
+  /// Reads what save_state wrote; invalid_argument (detector unchanged) on malformed bytes.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    page_hinkley next = *this;
+    r.get_u64(next.n_);
+    for (double* v : {&next.mean_, &next.up_sum_, &next.up_min_, &next.down_sum_,
+                      &next.down_min_})
+      r.get_f64(*v);
+    r.get_u64(next.drifts_);
+    // Invariants: the minima start at 0 and never exceed their sums.
+    if (!detail::get_drift_state(r, next.state_) || !r.ok() ||
+        !detail::all_finite({next.mean_, next.up_sum_, next.up_min_, next.down_sum_,
+                             next.down_min_}) ||
+        next.up_min_ > 0.0 || next.down_min_ > 0.0 || next.up_min_ > next.up_sum_ ||
+        next.down_min_ > next.down_sum_)
+      return status::invalid_argument;
+    *this = next;
+    return status::ok;
+  }
 
  private:
   explicit page_hinkley(const page_hinkley_options& o) noexcept : options_(o) {}

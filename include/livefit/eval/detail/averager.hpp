@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "livefit/core/serialize.hpp"
+#include "livefit/eval/detail/state_io.hpp"
+
 namespace livefit {
 
 /// How a prequential metric weighs past samples.
@@ -90,7 +93,92 @@ class averager {
     sum_sq_ = fresh_sq_ = shift_ = fresh_shift_ = 0.0;
   }
 
+  /// Writes mode, decay, capacity and the whole state (the ring buffer in storage order).
+  void save_state(byte_writer& w) const {
+    w.put_u8(static_cast<std::uint8_t>(mode_));
+    w.put_f64(decay_);
+    w.put_u64(capacity_);
+    w.put_u64(count_);
+    w.put_f64(weight_);
+    for (double v : mean_) w.put_f64(v);
+    w.put_f64(var_);
+    w.put_u64(size_);
+    w.put_u64(head_);
+    w.put_u64(fresh_count_);
+    for (double v : sum_) w.put_f64(v);
+    for (double v : fresh_) w.put_f64(v);
+    for (double v : {sum_sq_, fresh_sq_, shift_, fresh_shift_}) w.put_f64(v);
+    for (const values& row : ring_)
+      for (double v : row) w.put_f64(v);
+  }
+
+  /// Reads what save_state wrote into an averager of the same mode, decay and window: a dry
+  /// run over a copy of the reader validates, then the state is read in place (no scratch
+  /// allocation, unchanged on failure). @return whether it loaded.
+  [[nodiscard]] bool load_state(byte_reader& r) noexcept {
+    byte_reader probe = r;
+    if (!read_state(probe, false)) return false;
+    static_cast<void>(read_state(r, true));
+    return true;
+  }
+
  private:
+  bool read_state(byte_reader& r, bool commit) noexcept {
+    std::uint8_t mode = 0;
+    double decay = 0.0;
+    std::uint64_t capacity = 0;
+    r.get_u8(mode);
+    r.get_f64(decay);
+    r.get_u64(capacity);
+    // The configuration must be this averager's: a checkpoint of another form is refused.
+    if (!r.ok() || mode != static_cast<std::uint8_t>(mode_) || decay != decay_ ||
+        capacity != capacity_)
+      return false;
+    averager next;  // scalars only: ring_ stays empty, so this never allocates
+    r.get_u64(next.count_);
+    r.get_f64(next.weight_);
+    for (double& v : next.mean_) r.get_f64(v);
+    r.get_f64(next.var_);
+    std::uint64_t size = 0, head = 0, fresh_count = 0;
+    r.get_u64(size);
+    r.get_u64(head);
+    r.get_u64(fresh_count);
+    for (double& v : next.sum_) r.get_f64(v);
+    for (double& v : next.fresh_) r.get_f64(v);
+    for (double* v : {&next.sum_sq_, &next.fresh_sq_, &next.shift_, &next.fresh_shift_})
+      r.get_f64(*v);
+    if (!r.ok() || size > capacity_ || size > next.count_ ||
+        (capacity_ > 0 && (head >= capacity_ || fresh_count >= capacity_)) ||
+        !detail::all_finite({next.weight_, next.var_, next.sum_sq_, next.fresh_sq_,
+                             next.shift_, next.fresh_shift_}) ||
+        next.var_ < 0.0 || next.weight_ < 0.0)
+      return false;
+    for (std::size_t i = 0; i < K; ++i)
+      if (!detail::all_finite({next.mean_[i], next.sum_[i], next.fresh_[i]})) return false;
+    for (std::size_t i = 0; i < ring_.size(); ++i)
+      for (std::size_t k = 0; k < K; ++k) {
+        double v = 0.0;
+        if (!r.get_f64(v) || !std::isfinite(v)) return false;
+        if (commit) ring_[i][k] = v;
+      }
+    if (commit) {
+      count_ = next.count_;
+      weight_ = next.weight_;
+      mean_ = next.mean_;
+      var_ = next.var_;
+      size_ = static_cast<std::size_t>(size);
+      head_ = static_cast<std::size_t>(head);
+      fresh_count_ = static_cast<std::size_t>(fresh_count);
+      sum_ = next.sum_;
+      fresh_ = next.fresh_;
+      sum_sq_ = next.sum_sq_;
+      fresh_sq_ = next.fresh_sq_;
+      shift_ = next.shift_;
+      fresh_shift_ = next.fresh_shift_;
+    }
+    return true;
+  }
+
   void add_window(const values& v) noexcept {
     if (size_ == 0) shift_ = fresh_shift_ = v[K - 1];  // first sample: centre the sums on it
     if (size_ == capacity_) {
