@@ -161,6 +161,12 @@ TEST_CASE("binary_metrics: log-loss and accuracy equal the hand computation",
   auto w = binary_metrics::make(o).value();
   for (int i = 0; i < 5; ++i) REQUIRE(w.add(outcome[i], p[i]) == status::ok);
   CHECK(w.accuracy() == 1.0);  // the last two samples are both right
+  o.window = 1;  // the smallest window: the sums are refreshed on every sample
+  auto last = regression_metrics::make(o).value();
+  for (int i = 0; i < 10; ++i) REQUIRE(last.add(0.5 * i, 0.25 * i * i) == status::ok);
+  CHECK(last.mse() == (4.5 - 20.25) * (4.5 - 20.25));
+  CHECK(last.size() == 1);
+  CHECK(last.r2() == 0.0);  // one sample: Var(y) = 0, imperfect prediction
 }
 
 TEST_CASE("metrics: no allocation on the hot path in any mode", "[eval][metrics]") {

@@ -100,6 +100,9 @@ TEST_CASE("paired_t_test: matches scipy.stats.ttest_1samp on the differences",
   CHECK_THAT(r.statistic, WithinRel(2.167223493546447, 1e-12));  // C14's tolerance rule
   CHECK(r.df == 7.0);
   CHECK_THAT(r.p_value, WithinRel(0.0668906868185936, 1e-9));
+  // One-sided, as test_result documents: scipy.stats.ttest_1samp(d, 0,
+  // alternative='greater').pvalue = 0.0334453434092968 (half the two-sided value).
+  CHECK_THAT(student_t_cdf(-r.statistic, r.df), WithinRel(0.0334453434092968, 1e-9));
 }
 
 TEST_CASE("paired_t_test: n < 2, bad input and zero variance are defined", "[eval][t_test]") {

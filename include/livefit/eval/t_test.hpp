@@ -21,7 +21,8 @@ namespace livefit {
 /// observation says the same non-zero difference. Then `defined == true`, `statistic` is
 /// +inf or -inf (the sign of the difference) and `p_value == 0`, as scipy returns. Gates
 /// that want to be careful about such degenerate early data should ask for a minimum n.
-/// No field is ever NaN.
+/// No field is ever NaN. The p-value is two-sided; the one-sided p-value for "the first arm's
+/// mean is larger" is student_t_cdf(-statistic, df).
 struct test_result {
   double statistic{0.0};  ///< t statistic (first minus second arm), or 0 when undefined.
   double df{0.0};         ///< Degrees of freedom (Welch-Satterthwaite for Welch), 0 if n < 2.
