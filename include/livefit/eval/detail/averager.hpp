@@ -25,10 +25,11 @@ namespace detail {
 /// Means of K channels and the variance of channel K - 1.
 ///
 /// Cumulative and exponential modes share one recursion (West 1979, "Updating mean and
-/// variance estimates: an improved method"; Finch 2009, eq. 124-143): with a decay d
-/// (1 for cumulative) the weight total is W_t = d W_{t-1} + 1 and each sample gets
-/// w = 1 / W_t, so mean += w (v - mean) and var = (1 - w)(var + w delta^2). With d < 1 this is
-/// the bias-corrected EWMA: it equals the plain mean while t << half-life.
+/// variance estimates: an improved method"; Finch 2009, "Incremental calculation of weighted
+/// mean and variance"): with a decay d (1 for cumulative) the weight total is
+/// W_t = d W_{t-1} + 1 and each sample gets w = 1 / W_t, so mean += w (v - mean) and
+/// var = (1 - w)(var + w delta^2). With d < 1 this is the bias-corrected EWMA: it equals the
+/// plain mean while t << half-life.
 ///
 /// Window mode keeps the last N samples in a ring buffer (allocated in the constructor) and
 /// running sums. Adding and removing values lets rounding error accumulate, so a second set of
