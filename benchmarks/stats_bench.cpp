@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <new>
 #include <random>
@@ -244,6 +245,46 @@ void BM_MultiEma_update(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * p.rows * panel::series);
 }
 BENCHMARK(BM_MultiEma_update)->ArgsProduct({{0, 1}, {0, 1}});
+
+// CPU time of the calling thread, in seconds.
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// The streamed panel through multi_ema and through the read-bandwidth loop, alternated
+// within each iteration so that both see the same machine load (a shared host's memory
+// bandwidth drifts between benchmarks). Counter `of_bandwidth` = read time / EMA time.
+void BM_MultiEma_streamed_vs_read(benchmark::State& state) {
+  const panel p(rows_for(1));
+  ema_options o;
+  o.alpha = 0.05;
+  auto m = livefit::multi_ema<double>::make(o, panel::series).value();
+  const auto* words = reinterpret_cast<const std::uint64_t*>(p.data.get());
+  const auto n = static_cast<std::size_t>(p.rows * panel::series);
+  double read_s = 0, ema_s = 0;
+  bool ok = true;
+  for (auto _ : state) {
+    const double t0 = thread_seconds();
+    std::uint64_t acc = 0;
+    for (std::size_t i = 0; i < n; ++i) acc ^= words[i];
+    benchmark::DoNotOptimize(acc);
+    const double t1 = thread_seconds();
+    for (Eigen::Index t = 0; t < p.rows; ++t) ok &= m.update(p.row(t)) == status::ok;
+    benchmark::DoNotOptimize(m.value().data());
+    const double t2 = thread_seconds();
+    read_s += t1 - t0;
+    ema_s += t2 - t1;
+  }
+  if (!ok) state.SkipWithError("update failed");
+  state.counters["of_bandwidth"] = read_s / ema_s;
+  state.counters["read_GBps"] =
+      static_cast<double>(state.iterations()) * static_cast<double>(p.bytes()) / read_s / 1e9;
+  state.counters["ema_GBps"] =
+      static_cast<double>(state.iterations()) * static_cast<double>(p.bytes()) / ema_s / 1e9;
+}
+BENCHMARK(BM_MultiEma_streamed_vs_read);
 
 }  // namespace
 

@@ -101,7 +101,7 @@ TEST_CASE("multi_ema: each series equals a scalar ema of it", "[stats][multi_ema
 TEST_CASE("multi_ema: make() checks the dimension", "[stats][multi_ema]") {
   ema_options o;
   o.alpha = 0.5;
-  auto zero = multi_ema<double>::make(o, 0);
+  auto zero = multi_ema<double>::make(o);  // a dynamic size must be given
   REQUIRE_FALSE(zero.has_value());
   CHECK(zero.error().message == "multi_ema: dim must be at least 1, got 0");
   auto wrong = multi_ema<double, 4>::make(o, 5);

@@ -21,7 +21,8 @@ namespace livefit {
 ///
 /// The steady-state update is one fused multiply-add on the dependency chain
 /// (y = b*y + a*x with b = 1-a precomputed), so a series is averaged at the latency of one
-/// FMA per value; the adjusted form reaches that state once its weights converge. Copyable value type; not thread-safe (one writer, no concurrent readers).
+/// FMA per value; the adjusted form reaches that state once its weights converge.
+/// Copyable value type; not thread-safe (one writer, no concurrent readers).
 ///
 /// Example: `auto e = ema<double>::make({.span = 20}).value(); (void)e.update(x);`
 template <class Scalar>

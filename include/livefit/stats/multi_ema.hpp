@@ -40,10 +40,11 @@ class multi_ema {
   using options_type = ema_options;
   static constexpr std::string_view checkpoint_type = "livefit.multi_ema";
 
-  /// Validates `opts` and builds `dim` averages (`dim` must equal Dim when Dim is fixed).
-  /// An `initial_value` starts every series at that value.
+  /// Validates `opts` and builds `dim` averages. `dim` is required for Eigen::Dynamic (the
+  /// default 0 is rejected) and must equal Dim otherwise. An `initial_value` starts every
+  /// series at that value.
   [[nodiscard]] static result<multi_ema> make(const ema_options& opts,
-                                              Eigen::Index dim = Dim == Eigen::Dynamic ? 1 : Dim) {
+                                              Eigen::Index dim = Dim == Eigen::Dynamic ? 0 : Dim) {
     const result<double> a = detail::resolve_alpha(opts, "multi_ema");
     if (!a) return a.error();
     if (const result<void> s = detail::check_ema_start(opts, "multi_ema"); !s)

@@ -46,7 +46,6 @@ class ema_weights {
   }
 
   [[nodiscard]] Scalar alpha() const noexcept { return a_; }
-  [[nodiscard]] Scalar beta() const noexcept { return b_; }
   [[nodiscard]] ema_missing missing() const noexcept { return missing_; }
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
 
