@@ -221,6 +221,7 @@ TEST_CASE("gates: scenarios decide as documented", "[deploy][gates]") {
     const decision d = s.gate.evaluate(s.e);
     INFO(d.reason.view());
     CHECK(d.action == s.expected);
+    CHECK(s.gate.action(s.e) == s.expected);
     CHECK(d.reason.view().find(s.reason_part) != std::string_view::npos);
   }
 }
@@ -272,6 +273,9 @@ TEST_CASE("gates: combinators follow the veto logic over every combination",
                                    : gate_action::hold));
       CHECK_FALSE(da.reason.empty());
       CHECK_FALSE(dy.reason.empty());
+      // fixed_gate has no action(): decide() falls back to evaluate().
+      CHECK(decide(all_of(fixed_gate{x}, fixed_gate{y}), e) == da.action);
+      CHECK(decide(any_of(fixed_gate{x}, fixed_gate{y}), e) == dy.action);
     }
     const decision dn = not_(fixed_gate{x}).evaluate(e);
     CHECK(dn.action == (x == gate_action::promote ? gate_action::hold
@@ -333,6 +337,7 @@ TEST_CASE("gates: every decision carries a reason and is idempotent", "[deploy][
       const decision d1 = g.evaluate(e);
       const decision d2 = g.evaluate(e);
       REQUIRE_FALSE(d1.reason.empty());
+      REQUIRE(g.action(e) == d1.action);  // the reasonless fast path agrees
       CHECK(d1.action == d2.action);
       CHECK(d1.reason.view() == d2.reason.view());
     }
@@ -361,6 +366,8 @@ TEST_CASE("parse_gate: a described gate decides exactly like the same gate compo
     const decision b = composed.evaluate(e);
     REQUIRE(a.action == b.action);
     REQUIRE(a.reason.view() == b.reason.view());
+    REQUIRE(parsed->action(e) == a.action);
+    REQUIRE(composed.action(e) == a.action);
     ++by_action[static_cast<int>(a.action)];
   }
   // The comparison covered every answer, not just one.

@@ -25,16 +25,48 @@
 #include "livefit/core/concepts.hpp"
 #include "livefit/deploy/detail/gate_text.hpp"
 #include "livefit/deploy/evidence.hpp"
+#include "livefit/deploy/gates.hpp"
 
 namespace livefit {
 
 namespace detail {
+
+/// all_of on actions only (the reasonless fast path, see decide()).
+class all_of_action_fold {
+ public:
+  bool take(gate_action a) noexcept {
+    if (a != gate_action::promote) out_ = a;  // a rollback ends the fold, so it stays
+    return a == gate_action::rollback;
+  }
+  [[nodiscard]] gate_action result() const noexcept { return out_; }
+
+ private:
+  gate_action out_{gate_action::promote};
+};
+
+/// any_of on actions only.
+class any_of_action_fold {
+ public:
+  bool take(gate_action a) noexcept {
+    if (a == gate_action::rollback) vetoed_ = true;
+    if (a == gate_action::promote) promoted_ = true;
+    return vetoed_;
+  }
+  [[nodiscard]] gate_action result() const noexcept {
+    return vetoed_ ? gate_action::rollback : promoted_ ? gate_action::promote : gate_action::hold;
+  }
+
+ private:
+  bool promoted_{false};
+  bool vetoed_{false};
+};
 
 /// The logic of all_of, one member's decision at a time (shared by the compile-time and the
 /// run-time forms). take() returns true when the answer is known (a rollback).
 class all_of_fold {
  public:
   static constexpr std::string_view name = "all_of";
+  using action_fold = all_of_action_fold;
 
   bool take(const decision& d) noexcept {
     if (d.action == gate_action::rollback) {
@@ -68,6 +100,7 @@ class all_of_fold {
 class any_of_fold {
  public:
   static constexpr std::string_view name = "any_of";
+  using action_fold = any_of_action_fold;
 
   bool take(const decision& d) noexcept {
     if (d.action == gate_action::rollback) {
@@ -130,6 +163,15 @@ class all_of {
     return f.result();
   }
 
+  /// The same answer as evaluate(), without the reason.
+  template <class Evidence>
+    requires(gate<G, Evidence> && ...)
+  [[nodiscard]] gate_action action(const Evidence& e) const noexcept {
+    detail::all_of_fold::action_fold f;
+    std::apply([&](const G&... g) { static_cast<void>((f.take(decide(g, e)) || ...)); }, gates_);
+    return f.result();
+  }
+
   /// The members, in order.
   [[nodiscard]] const std::tuple<G...>& gates() const noexcept { return gates_; }
 
@@ -159,6 +201,15 @@ class any_of {
   [[nodiscard]] decision evaluate(const Evidence& e) const noexcept {
     detail::any_of_fold f;
     std::apply([&](const G&... g) { static_cast<void>((f.take(g.evaluate(e)) || ...)); }, gates_);
+    return f.result();
+  }
+
+  /// The same answer as evaluate(), without the reason.
+  template <class Evidence>
+    requires(gate<G, Evidence> && ...)
+  [[nodiscard]] gate_action action(const Evidence& e) const noexcept {
+    detail::any_of_fold::action_fold f;
+    std::apply([&](const G&... g) { static_cast<void>((f.take(decide(g, e)) || ...)); }, gates_);
     return f.result();
   }
 
@@ -194,6 +245,15 @@ class not_ {
     return out;
   }
 
+  /// The same answer as evaluate(), without the reason.
+  template <class Evidence>
+    requires gate<G, Evidence>
+  [[nodiscard]] gate_action action(const Evidence& e) const noexcept {
+    const gate_action a = decide(gate_, e);
+    if (a == gate_action::rollback) return a;
+    return a == gate_action::promote ? gate_action::hold : gate_action::promote;
+  }
+
   [[nodiscard]] const G& inner() const noexcept { return gate_; }
 
  private:
@@ -214,10 +274,16 @@ class any_gate {
              gate<std::remove_cvref_t<G>, evidence>)
   explicit any_gate(G&& g)
       : impl_(std::make_shared<const std::remove_cvref_t<G>>(std::forward<G>(g))),
-        call_(&call<std::remove_cvref_t<G>>) {}
+        call_(&call<std::remove_cvref_t<G>>),
+        act_(&act<std::remove_cvref_t<G>>) {}
 
   [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
     return call_(impl_.get(), e);
+  }
+
+  /// The same answer as evaluate(), without the reason.
+  [[nodiscard]] gate_action action(const evidence& e) const noexcept {
+    return act_(impl_.get(), e);
   }
 
  private:
@@ -225,9 +291,14 @@ class any_gate {
   static decision call(const void* g, const evidence& e) noexcept {
     return static_cast<const G*>(g)->evaluate(e);
   }
+  template <class G>
+  static gate_action act(const void* g, const evidence& e) noexcept {
+    return decide(*static_cast<const G*>(g), e);
+  }
 
   std::shared_ptr<const void> impl_;
   decision (*call_)(const void*, const evidence&) noexcept;
+  gate_action (*act_)(const void*, const evidence&) noexcept;
 };
 
 static_assert(gate<any_gate, evidence>);
@@ -249,6 +320,14 @@ class gate_list {
     Fold f;
     for (const any_gate& g : gates_)
       if (f.take(g.evaluate(e))) break;
+    return f.result();
+  }
+
+  /// The same answer as evaluate(), without the reason.
+  [[nodiscard]] gate_action action(const evidence& e) const noexcept {
+    typename Fold::action_fold f;
+    for (const any_gate& g : gates_)
+      if (f.take(g.action(e))) break;
     return f.result();
   }
 

@@ -14,6 +14,7 @@
 #define LIVEFIT_DEPLOY_GATES_HPP
 
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -32,6 +33,21 @@ namespace livefit {
   decision d{a, reason_text(gate_name)};
   d.reason.append(": ").append(detail.view());
   return d;
+}
+
+/// A gate's action without its reason: `g.action(e)` when the gate offers that fast path
+/// (every livefit gate does), else `g.evaluate(e).action`. Rollouts call it on every sample
+/// and ask evaluate() for the reason only when they act, since formatting a reason costs far
+/// more than deciding.
+template <class G, class Evidence>
+  requires gate<G, Evidence>
+[[nodiscard]] gate_action decide(const G& g, const Evidence& e) noexcept {
+  if constexpr (requires {
+                  { g.action(e) } noexcept -> std::same_as<gate_action>;
+                })
+    return g.action(e);
+  else
+    return g.evaluate(e).action;
 }
 
 // --- min_samples ---------------------------------------------------------------------------
@@ -61,11 +77,15 @@ class min_samples {
   }
 
   /// Promote once `e.samples >= samples`, else hold.
+  [[nodiscard]] gate_action action(const evidence& e) const noexcept {
+    return e.samples >= opt_.samples ? gate_action::promote : gate_action::hold;
+  }
+
+  /// action() with its reason.
   [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
     reason_text r;
     r.append(e.samples).append(" of ").append(opt_.samples).append(" samples");
-    return make_decision(e.samples >= opt_.samples ? gate_action::promote : gate_action::hold, name,
-                         r);
+    return make_decision(action(e), name, r);
   }
 
   [[nodiscard]] const min_samples_options& options() const noexcept { return opt_; }
@@ -111,16 +131,24 @@ class min_improvement {
   /// Promote when `champion - challenger` is > 0, >= absolute and >= relative * |champion|.
   /// The relative test is multiplied out (no division), so a champion loss of 0 is handled:
   /// nothing can improve on it.
+  [[nodiscard]] gate_action action(const evidence& e) const noexcept {
+    const double champ = e.champion_loss;
+    const double gain = champ - e.challenger_loss;
+    // NaN or infinite means fail every comparison below except through isfinite: hold.
+    const bool ok = std::isfinite(champ) && std::isfinite(e.challenger_loss) && gain > 0.0 &&
+                    gain >= opt_.absolute && gain >= opt_.relative * std::fabs(champ);
+    return ok ? gate_action::promote : gate_action::hold;
+  }
+
+  /// action() with its reason.
   [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
+    const gate_action a = action(e);
     const double champ = e.champion_loss;
     const double chall = e.challenger_loss;
     reason_text r;
-    if (!std::isfinite(champ) || !std::isfinite(chall)) {
-      r.append("mean losses not available");
-      return make_decision(gate_action::hold, name, r);
-    }
+    if (!std::isfinite(champ) || !std::isfinite(chall))
+      return make_decision(a, name, r.append("mean losses not available"));
     const double gain = champ - chall;
-    const bool ok = gain > 0.0 && gain >= opt_.absolute && gain >= opt_.relative * std::fabs(champ);
     r.append("loss ");
     detail::fig(r, chall).append(" vs ");
     detail::fig(r, champ).append(", gain ");
@@ -129,7 +157,7 @@ class min_improvement {
     r.append(" (needs ");
     detail::percent(r, opt_.relative).append(" and ");
     detail::fig(r, opt_.absolute).append(")");
-    return make_decision(ok ? gate_action::promote : gate_action::hold, name, r);
+    return make_decision(a, name, r);
   }
 
   [[nodiscard]] const min_improvement_options& options() const noexcept { return opt_; }
@@ -183,48 +211,55 @@ class significant {
     return significant(o);
   }
 
+  /// Promote when p <= alpha and the challenger has the lower mean loss, roll back (or hold,
+  /// by rollback_when_worse) when p <= alpha and it has the higher one, hold otherwise.
+  [[nodiscard]] gate_action action(const evidence& e) const noexcept {
+    const double p = p_value(e);
+    if (!(p <= opt_.alpha) || !(e.diff_mean != 0.0)) return gate_action::hold;
+    if (e.diff_mean > 0.0) return gate_action::promote;
+    return opt_.rollback_when_worse ? gate_action::rollback : gate_action::hold;
+  }
+
+  /// action() with its reason.
   [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
+    const gate_action a = action(e);
     reason_text r(to_string(opt_.test));
     r.append(": ");
-    double p = 1.0;
-    if (opt_.test == significance_test::sequential) {
-      if (std::isnan(e.sequential_p) || std::isnan(e.diff_mean)) {
-        r.append("no sequential p-value yet");
-        return make_decision(gate_action::hold, name, r);
-      }
-      p = e.sequential_p;
-    } else {
-      if (!std::isfinite(e.diff_mean) || !std::isfinite(e.diff_variance)) {
-        r.append("difference moments not available");
-        return make_decision(gate_action::hold, name, r);
-      }
+    const double p = p_value(e);
+    if (std::isnan(p)) {
+      r.append(opt_.test == significance_test::sequential ? "no sequential p-value yet"
+                                                          : "difference moments not available");
+      return make_decision(a, name, r);
+    }
+    if (opt_.test == significance_test::paired_t) {
       const test_result t = paired_t_test(e.samples, e.diff_mean, e.diff_variance);
-      if (!t.defined) {
-        r.append("t-test undefined at n = ").append(e.samples);
-        return make_decision(gate_action::hold, name, r);
-      }
-      p = t.p_value;
-      r.append("t = ");
-      detail::fig(r, t.statistic).append(", ");
+      if (!t.defined)
+        return make_decision(a, name, r.append("t-test undefined at n = ").append(e.samples));
+      detail::fig(r.append("t = "), t.statistic).append(", ");
     }
     r.append("p = ");
     detail::fig(r, p).append(p <= opt_.alpha ? " <= " : " > ").append("alpha ");
     detail::fig(r, opt_.alpha).append(", mean gain ");
     detail::fig(r, e.diff_mean).append(" over ").append(e.samples).append(" samples");
-    if (!(p <= opt_.alpha) || e.diff_mean == 0.0) return make_decision(gate_action::hold, name, r);
-    if (e.diff_mean > 0.0) {
-      r.append(": challenger better");
-      return make_decision(gate_action::promote, name, r);
-    }
-    r.append(": challenger worse");
-    return make_decision(opt_.rollback_when_worse ? gate_action::rollback : gate_action::hold, name,
-                         r);
+    if (p <= opt_.alpha && e.diff_mean != 0.0)
+      r.append(e.diff_mean > 0.0 ? ": challenger better" : ": challenger worse");
+    return make_decision(a, name, r);
   }
 
   [[nodiscard]] const significant_options& options() const noexcept { return opt_; }
 
  private:
   explicit significant(const significant_options& o) noexcept : opt_(o) {}
+
+  /// The p-value the gate reads, NaN when it has none (no sequential test fed, no finite
+  /// difference moments). An undefined t-test has p = 1 (eval/t_test.hpp).
+  [[nodiscard]] double p_value(const evidence& e) const noexcept {
+    if (std::isnan(e.diff_mean)) return evidence::not_measured;
+    if (opt_.test == significance_test::sequential) return e.sequential_p;
+    if (!std::isfinite(e.diff_mean) || !std::isfinite(e.diff_variance))
+      return evidence::not_measured;
+    return paired_t_test(e.samples, e.diff_mean, e.diff_variance).p_value;
+  }
   significant_options opt_{};
 };
 
@@ -267,34 +302,48 @@ class no_regression {
     return no_regression(o);
   }
 
+  /// Hold before min_samples or without a baseline; roll back when the loss rose past the
+  /// allowance (or is no longer finite); promote ("no objection") otherwise.
+  [[nodiscard]] gate_action action(const evidence& e) const noexcept {
+    if (e.production_samples < opt_.min_samples || !std::isfinite(e.production_baseline))
+      return gate_action::hold;
+    // A non-finite production loss with a valid baseline is itself a regression.
+    if (!std::isfinite(e.production_loss)) return gate_action::rollback;
+    return rise(e) > allowed(e) ? gate_action::rollback : gate_action::promote;
+  }
+
+  /// action() with its reason.
   [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
+    const gate_action a = action(e);
     reason_text r;
     if (e.production_samples < opt_.min_samples) {
       r.append(e.production_samples).append(" of ").append(opt_.min_samples);
-      r.append(" production samples");
-      return make_decision(gate_action::hold, name, r);
+      return make_decision(a, name, r.append(" production samples"));
     }
-    if (!std::isfinite(e.production_loss) || !std::isfinite(e.production_baseline)) {
-      // A non-finite production loss with a valid baseline is itself a regression.
-      const bool broken = !std::isfinite(e.production_loss) && std::isfinite(e.production_baseline);
-      r.append(broken ? "production loss is not finite" : "no production baseline");
-      return make_decision(broken ? gate_action::rollback : gate_action::hold, name, r);
-    }
-    const double allowed = std::fmax(opt_.max_absolute_increase,
-                                     opt_.max_relative_increase * std::fabs(e.production_baseline));
-    const double rise = e.production_loss - e.production_baseline;
+    if (!std::isfinite(e.production_baseline))
+      return make_decision(a, name, r.append("no production baseline"));
+    if (!std::isfinite(e.production_loss))
+      return make_decision(a, name, r.append("production loss is not finite"));
     r.append("loss ");
     detail::fig(r, e.production_loss).append(" vs baseline ");
     detail::fig(r, e.production_baseline).append(", rise ");
-    detail::fig(r, rise).append(rise > allowed ? " > " : " <= ").append("allowed ");
-    detail::fig(r, allowed);
-    return make_decision(rise > allowed ? gate_action::rollback : gate_action::promote, name, r);
+    detail::fig(r, rise(e)).append(rise(e) > allowed(e) ? " > " : " <= ").append("allowed ");
+    detail::fig(r, allowed(e));
+    return make_decision(a, name, r);
   }
 
   [[nodiscard]] const no_regression_options& options() const noexcept { return opt_; }
 
  private:
   explicit no_regression(const no_regression_options& o) noexcept : opt_(o) {}
+
+  [[nodiscard]] static double rise(const evidence& e) noexcept {
+    return e.production_loss - e.production_baseline;
+  }
+  [[nodiscard]] double allowed(const evidence& e) const noexcept {
+    return std::fmax(opt_.max_absolute_increase,
+                     opt_.max_relative_increase * std::fabs(e.production_baseline));
+  }
   no_regression_options opt_{};
 };
 
@@ -322,34 +371,38 @@ class sanity {
   /// Any combination of options is valid; make() exists for uniformity with other gates.
   static result<sanity> make(const sanity_options& o) { return sanity(o); }
 
+  [[nodiscard]] gate_action action(const evidence& e) const noexcept {
+    if (opt_.check_coefficients && !e.coefficients_finite) return gate_action::rollback;
+    if (!e.has_prediction)
+      return opt_.require_prediction ? gate_action::hold : gate_action::promote;
+    if (!std::isfinite(e.last_prediction)) return gate_action::rollback;
+    return opt_.check_range && !inside(e) ? gate_action::rollback : gate_action::promote;
+  }
+
+  /// action() with its reason.
   [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
+    const gate_action a = action(e);
     reason_text r;
-    if (opt_.check_coefficients && !e.coefficients_finite) {
-      r.append("coefficients not finite");
-      return make_decision(gate_action::rollback, name, r);
-    }
-    if (!e.has_prediction) {
-      r.append("no prediction yet");
-      return make_decision(opt_.require_prediction ? gate_action::hold : gate_action::promote, name,
-                           r);
-    }
-    const double p = e.last_prediction;
-    r.append("prediction ");
-    detail::fig(r, p);
-    if (!std::isfinite(p))
-      return make_decision(gate_action::rollback, name, r.append(" not finite"));
-    const bool inside = p >= e.prediction_min && p <= e.prediction_max;
-    r.append(inside ? " in [" : " outside [");
+    if (opt_.check_coefficients && !e.coefficients_finite)
+      return make_decision(a, name, r.append("coefficients not finite"));
+    if (!e.has_prediction) return make_decision(a, name, r.append("no prediction yet"));
+    detail::fig(r.append("prediction "), e.last_prediction);
+    if (!std::isfinite(e.last_prediction)) return make_decision(a, name, r.append(" not finite"));
+    r.append(inside(e) ? " in [" : " outside [");
     detail::fig(r, e.prediction_min).append(", ");
     detail::fig(r, e.prediction_max).append("]");
-    const bool bad = opt_.check_range && !inside;
-    return make_decision(bad ? gate_action::rollback : gate_action::promote, name, r);
+    return make_decision(a, name, r);
   }
 
   [[nodiscard]] const sanity_options& options() const noexcept { return opt_; }
 
  private:
   explicit sanity(const sanity_options& o) noexcept : opt_(o) {}
+
+  /// The last prediction lies in the declared range (inclusive).
+  [[nodiscard]] static bool inside(const evidence& e) noexcept {
+    return e.last_prediction >= e.prediction_min && e.last_prediction <= e.prediction_max;
+  }
   sanity_options opt_{};
 };
 

@@ -124,17 +124,17 @@ class canary_rollout : public detail::rollout_base<canary_rollout<Gate>, Gate> {
   [[nodiscard]] status observe(const evidence& e, Sink& sink) noexcept {
     status st = status::ok;
     if (!core_.take(e, gate_, st)) return st;
-    if (core_.last.action == gate_action::rollback) {
-      withdraw(e, sink, " rolled back: ", core_.last.reason.view());
+    if (core_.last_action == gate_action::rollback) {
+      withdraw(e, sink, " rolled back: ", gate_.evaluate(e).reason.view());
       return status::ok;
     }
     if (core_.phase == rollout_phase::paused) return status::ok;
     ++step_samples_;
-    if (core_.last.action == gate_action::promote && step_samples_ >= steps_[step_].min_samples) {
+    if (core_.last_action == gate_action::promote && step_samples_ >= steps_[step_].min_samples) {
       advance(e, sink);
     } else if (max_step_samples_ != 0 && step_samples_ >= max_step_samples_) {
       reason_text why("no decision after ");
-      why.append(step_samples_).append(" samples: ").append(core_.last.reason.view());
+      why.append(step_samples_).append(" samples: ").append(gate_.evaluate(e).reason.view());
       withdraw(e, sink, " timed out: ", why.view());
     }
     return status::ok;
@@ -180,7 +180,7 @@ class canary_rollout : public detail::rollout_base<canary_rollout<Gate>, Gate> {
   void advance(const evidence& e, Sink& sink) noexcept {
     reason_text r = step_text();
     r.append(" passed after ").append(step_samples_).append(" samples: ");
-    r.append(core_.last.reason.view());
+    r.append(gate_.evaluate(e).reason.view());
     step_samples_ = 0;
     ++step_;
     if (step_ == count_) {

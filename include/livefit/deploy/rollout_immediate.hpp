@@ -71,16 +71,16 @@ class immediate_rollout : public detail::rollout_base<immediate_rollout<Gate>, G
   [[nodiscard]] status observe(const evidence& e, Sink& sink) noexcept {
     status st = status::ok;
     if (!core_.take(e, gate_, st)) return st;
-    if (core_.last.action == gate_action::rollback) {
+    if (core_.last_action == gate_action::rollback) {
       reason_text r("rolled back to the previous version after ");
-      r.append(watched_).append(" samples: ").append(core_.last.reason.view());
+      r.append(watched_).append(" samples: ").append(gate_.evaluate(e).reason.view());
       core_.finish(rollout_phase::rolled_back, event_kind::rolled_back, e, r, sink);
       return status::ok;
     }
     if (core_.phase == rollout_phase::paused) return status::ok;
     if (++watched_ >= watch_) {
       reason_text r("watch of ");
-      r.append(watched_).append(" samples passed: ").append(core_.last.reason.view());
+      r.append(watched_).append(" samples passed: ").append(gate_.evaluate(e).reason.view());
       core_.finish(rollout_phase::completed, event_kind::promoted, e, r, sink);
     }
     return status::ok;

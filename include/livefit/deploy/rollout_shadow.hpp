@@ -71,13 +71,13 @@ class shadow_rollout : public detail::rollout_base<shadow_rollout<Gate>, Gate> {
   [[nodiscard]] status observe(const evidence& e, Sink& sink) noexcept {
     status st = status::ok;
     if (!core_.take(e, gate_, st)) return st;
-    if (core_.last.action == gate_action::rollback) {
+    if (core_.last_action == gate_action::rollback) {
       end(rollout_phase::rolled_back, event_kind::rollout_aborted, "rejected", e, sink);
       return status::ok;
     }
     if (core_.phase == rollout_phase::paused) return status::ok;
     ++scored_;
-    if (core_.last.action == gate_action::promote && scored_ >= min_) {
+    if (core_.last_action == gate_action::promote && scored_ >= min_) {
       end(rollout_phase::completed, event_kind::gate_decision, "passed", e, sink);
       core_.fraction = 0.0;  // a shadow never serves, even when it passes
     } else if (max_ != 0 && scored_ >= max_) {
@@ -107,7 +107,7 @@ class shadow_rollout : public detail::rollout_base<shadow_rollout<Gate>, Gate> {
            Sink& sink) noexcept {
     reason_text r("shadow ");
     r.append(what).append(" after ").append(scored_).append(" samples: ");
-    r.append(core_.last.reason.view());
+    r.append(gate_.evaluate(e).reason.view());
     core_.finish(p, k, e, r, sink);
   }
 

@@ -11,6 +11,7 @@
 #include "livefit/core/fixed_string.hpp"
 #include "livefit/core/status.hpp"
 #include "livefit/deploy/evidence.hpp"
+#include "livefit/deploy/gates.hpp"
 
 namespace livefit {
 
@@ -33,7 +34,10 @@ struct rollout_core {
   std::uint64_t last_samples{0};  ///< evidence.samples of the previous call (never decreases).
   std::uint64_t version{0};       ///< Registry version of the challenger, for events.
   std::uint32_t model{0};         ///< Index of the challenger in its pipeline, for events.
-  decision last{};                ///< The gate's latest decision.
+  gate_action last_action{gate_action::hold};  ///< The gate's latest answer.
+  /// The latest evidence: the gate is pure, so the latest decision with its reason is
+  /// evaluate(last_evidence), formatted only when asked for.
+  evidence last_evidence{};
 
   /// True when observe() should act: running or paused.
   [[nodiscard]] bool active() const noexcept {
@@ -49,7 +53,7 @@ struct rollout_core {
   /// The first half of every observe(): refuses evidence before start() (not_ready) or with
   /// a falling sample count (invalid_argument, nothing changed), ignores it after the end,
   /// else records it and asks the gate.
-  /// @return true when the caller should act on `last`; `out` is what observe() returns.
+  /// @return true when the caller should act on `last_action`; `out` is what observe() returns.
   template <class Gate>
   [[nodiscard]] bool take(const evidence& e, const Gate& g, status& out) noexcept {
     out = status::ok;
@@ -61,7 +65,8 @@ struct rollout_core {
     out = check(e);
     if (out != status::ok) return false;
     last_samples = e.samples;
-    last = g.evaluate(e);
+    last_evidence = e;
+    last_action = decide(g, e);  // no reason text on the per-sample path
     return true;
   }
 
@@ -113,8 +118,10 @@ class rollout_base {
   /// Share of traffic the challenger serves now.
   [[nodiscard]] double fraction() const noexcept { return core_.fraction; }
   [[nodiscard]] rollout_phase phase() const noexcept { return core_.phase; }
-  /// The gate's latest decision.
-  [[nodiscard]] const decision& last_decision() const noexcept { return core_.last; }
+  /// The gate's latest decision with its reason (formatted now, from the latest evidence).
+  [[nodiscard]] decision last_decision() const noexcept {
+    return gate_.evaluate(core_.last_evidence);
+  }
   [[nodiscard]] const Gate& analysis_gate() const noexcept { return gate_; }
 
  protected:
