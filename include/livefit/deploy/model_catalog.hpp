@@ -37,9 +37,8 @@ struct model_catalog_options {
 /// the registry handle (24 bytes), the registry's state, version and history (see
 /// registry). Measured with a 4-dimensional double model and 9-character names: about 770
 /// heap bytes per entry, so 10,000 instruments cost under 8 MB.
-///
-/// // LIMITATION: find() takes a reader lock on the name table (not on the model); a hot
-/// // path that looks models up by name per request should cache the handles.
+// LIMITATION: find() takes a reader lock on the name table (never on a model); a hot path
+// that looks models up by name per request should keep the handles instead.
 template <class Model, event_sink Sink = null_sink>
 class model_catalog {
  public:

@@ -383,6 +383,8 @@ class registry {
   /// loadable; files no longer listed are deleted only after the new manifest is durable.
   /// Writers are blocked only while the state is encoded in memory, readers never.
   /// @pre one process saves into a directory at a time.
+  // LIMITATION: no lock file enforces the single saver; two processes saving into one
+  // directory can delete each other's temporary files (the loser's save fails cleanly).
   [[nodiscard]] result<void> save(const std::string& dir) const
     requires checkpointable<Model>
   {

@@ -28,6 +28,8 @@ inline constexpr std::size_t hazard_slots = 4;
 
 /// Records in the static pool: one per thread that reads concurrently. More threads than
 /// this allocate an overflow record once each (kept and reused until the process exits).
+// LIMITATION: the first read on a thread beyond the 128th live reader thread allocates
+// 64 bytes once; records are recycled at thread exit, never freed before process exit.
 inline constexpr std::size_t hazard_static_records = 128;
 
 /// One thread's hazard slots, on its own cache line so readers never share a written line.
