@@ -41,6 +41,15 @@ evidence sample_evidence(std::uint64_t n) {
   return e;
 }
 
+/// 4096 losses around 1, for the per-sample benchmarks.
+std::vector<double> loss_table() {
+  std::mt19937_64 rng(1);
+  std::normal_distribution<double> z(0.0, 1.0);
+  std::vector<double> losses(4096);
+  for (double& x : losses) x = 1.0 + z(rng);
+  return losses;
+}
+
 /// The gate the benchmarks time: all_of(min_samples(500), sanity, significant(0.05)).
 auto composed_gate() {
   return all_of(min_samples::make({.samples = 500}).value(), sanity{},
@@ -67,7 +76,8 @@ void BM_GateBaseline_bare_logic(benchmark::State& state) {
 }
 BENCHMARK(BM_GateBaseline_bare_logic);
 
-template <class G>
+/// Times evaluate() (with the reason) or, with Fast, decide() (the action only).
+template <bool Fast, class G>
 void run_gate(benchmark::State& state, const G& g) {
   evidence e = sample_evidence(0);
   std::uint64_t n = 0;
@@ -75,66 +85,63 @@ void run_gate(benchmark::State& state, const G& g) {
     e.samples = ++n;
     e.sequential_p = 1.0 / (1.0 + static_cast<double>(n % 1000));
     benchmark::DoNotOptimize(e);
-    decision d = g.evaluate(e);
-    benchmark::DoNotOptimize(d);
+    if constexpr (Fast) {
+      gate_action a = decide(g, e);
+      benchmark::DoNotOptimize(a);
+    } else {
+      decision d = g.evaluate(e);
+      benchmark::DoNotOptimize(d);
+    }
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_Gate_evaluate_min_samples(benchmark::State& state) { run_gate(state, min_samples{}); }
+void BM_Gate_evaluate_min_samples(benchmark::State& state) {
+  run_gate<false>(state, min_samples{});
+}
 BENCHMARK(BM_Gate_evaluate_min_samples);
 
-void BM_Gate_evaluate_significant(benchmark::State& state) { run_gate(state, significant{}); }
+void BM_Gate_evaluate_significant(benchmark::State& state) {
+  run_gate<false>(state, significant{});
+}
 BENCHMARK(BM_Gate_evaluate_significant);
 
 void BM_Gate_evaluate_paired_t(benchmark::State& state) {
-  run_gate(state, significant::make({.test = significance_test::paired_t}).value());
+  run_gate<false>(state, significant::make({.test = significance_test::paired_t}).value());
 }
 BENCHMARK(BM_Gate_evaluate_paired_t);
 
 // The composed gate at compile time (no indirect call).
-void BM_Gate_evaluate_all_of(benchmark::State& state) { run_gate(state, composed_gate()); }
+void BM_Gate_evaluate_all_of(benchmark::State& state) { run_gate<false>(state, composed_gate()); }
 BENCHMARK(BM_Gate_evaluate_all_of);
 
 // The same gate behind any_gate (one indirect call).
 void BM_Gate_evaluate_any_gate(benchmark::State& state) {
-  run_gate(state, any_gate(composed_gate()));
+  run_gate<false>(state, any_gate(composed_gate()));
 }
 BENCHMARK(BM_Gate_evaluate_any_gate);
 
 // The same gate parsed from text (an indirect call per node).
 void BM_Gate_evaluate_parsed(benchmark::State& state) {
-  run_gate(state,
-           parse_gate("all_of(min_samples(samples=500), sanity, significant(alpha=0.05))").value());
+  run_gate<false>(
+      state,
+      parse_gate("all_of(min_samples(samples=500), sanity, significant(alpha=0.05))").value());
 }
 BENCHMARK(BM_Gate_evaluate_parsed);
 
 // The reasonless fast path (decide() / action()) that rollouts use on every sample.
-template <class G>
-void run_action(benchmark::State& state, const G& g) {
-  evidence e = sample_evidence(0);
-  std::uint64_t n = 0;
-  for (auto _ : state) {
-    e.samples = ++n;
-    e.sequential_p = 1.0 / (1.0 + static_cast<double>(n % 1000));
-    benchmark::DoNotOptimize(e);
-    gate_action a = decide(g, e);
-    benchmark::DoNotOptimize(a);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-
-void BM_Gate_action_all_of(benchmark::State& state) { run_action(state, composed_gate()); }
+void BM_Gate_action_all_of(benchmark::State& state) { run_gate<true>(state, composed_gate()); }
 BENCHMARK(BM_Gate_action_all_of);
 
 void BM_Gate_action_any_gate(benchmark::State& state) {
-  run_action(state, any_gate(composed_gate()));
+  run_gate<true>(state, any_gate(composed_gate()));
 }
 BENCHMARK(BM_Gate_action_any_gate);
 
 void BM_Gate_action_parsed(benchmark::State& state) {
-  run_action(state,
-             parse_gate("all_of(min_samples(samples=500), sanity, significant(alpha=0.05))").value());
+  run_gate<true>(
+      state,
+      parse_gate("all_of(min_samples(samples=500), sanity, significant(alpha=0.05))").value());
 }
 BENCHMARK(BM_Gate_action_parsed);
 
@@ -143,10 +150,7 @@ BENCHMARK(BM_Gate_action_parsed);
 void BM_Canary_observe(benchmark::State& state) {
   auto c = canary_rollout<>::make({.steps = {{0.01, 1ULL << 40}}}).value();
   auto col = evidence_collector::make().value();
-  std::mt19937_64 rng(1);
-  std::normal_distribution<double> z(0.0, 1.0);
-  std::vector<double> losses(4096);
-  for (double& x : losses) x = 1.0 + z(rng);
+  const std::vector<double> losses = loss_table();
   evidence e;
   null_sink sink;
   c.start(e, sink);
@@ -166,10 +170,7 @@ BENCHMARK(BM_Canary_observe);
 // Baseline for the rollout: evidence collection and fill only.
 void BM_CanaryBaseline_evidence_only(benchmark::State& state) {
   auto col = evidence_collector::make().value();
-  std::mt19937_64 rng(1);
-  std::normal_distribution<double> z(0.0, 1.0);
-  std::vector<double> losses(4096);
-  for (double& x : losses) x = 1.0 + z(rng);
+  const std::vector<double> losses = loss_table();
   evidence e;
   std::size_t i = 0;
   for (auto _ : state) {

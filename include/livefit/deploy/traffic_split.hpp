@@ -174,9 +174,12 @@ class traffic_split {
 
   /// The arm of a number in [0, 1); values >= 1 (or NaN) go to the last arm taking keys.
   [[nodiscard]] std::size_t arm_for_unit(double u) const noexcept {
-    for (std::size_t i = 0; i + 1 < arms_; ++i)
-      if (u < upper_[i]) return i;
-    return last_taking_arm();
+    if (!(u < 1.0)) return last_taking_arm();
+    // The bounds never decrease, so the arm is the number of bounds at or below u; counting
+    // them has no data-dependent branch (a key's arm is random, so a search mispredicts).
+    std::size_t arm = 0;
+    for (std::size_t i = 0; i + 1 < arms_; ++i) arm += u >= upper_[i] ? 1U : 0U;
+    return arm;
   }
 
   /// A random number in [0, 1) from the seeded generator: a Weyl sequence finalised by fmix64,
