@@ -162,19 +162,26 @@ BENCHMARK(BM_HandLoop_same_work)->Arg(dim);
 
 #if defined(LIVEFIT_REPLAY_AVAILABLE)
 
+// The flights stream with 8 features: intercept, distance in thousands of miles, sin/cos of
+// the hour of day (k = 1, 2), EMAs of the earlier delays (alpha 0.01 and 0.0002).
+livefit::replay::stream_config flights_stream() {
+  livefit::replay::stream_config sc;
+  sc.file = std::string(LIVEFIT_DATA_DIR) + "/flights-us-2001-h1-3m.csv.gz";
+  sc.target = "delay";
+  sc.time.column = "date";
+  sc.features.columns = {"distance"};
+  sc.features.scales = {1e-3};
+  sc.features.daily_harmonics = 2;
+  sc.features.target_emas = {0.01, 0.0002};
+  return sc;
+}
+
 // The flights stream end to end: inflate, parse, features, observe. One iteration is the
 // whole file (3,000,000 rows).
 void BM_Pipeline_replay_flights(benchmark::State& state) {
   using namespace livefit::replay;
-  const std::string path = std::string(LIVEFIT_DATA_DIR) + "/flights-us-2001-h1-3m.csv.gz";
-  stream_config sc;
-  sc.file = path;
-  sc.target = "delay";
-  sc.time.column = "date";
-  sc.features.columns = {"distance"};
-  sc.features.scales = {1e-3};  // thousands of miles
-  sc.features.daily_harmonics = 2;
-  sc.features.yearly_harmonics = 1;  // 1 + 1 + 4 + 2 = 8 features
+  const livefit::replay::stream_config sc = flights_stream();
+  const std::string& path = sc.file;
   std::uint64_t rows = 0;
   for (auto _ : state) {
     auto reader = csv_reader::open(path);
@@ -216,15 +223,8 @@ BENCHMARK(BM_Pipeline_replay_flights)->Arg(dim)->Unit(benchmark::kMillisecond)->
 // The same stream read and decoded only: the parsing share of the end-to-end figure.
 void BM_Replay_parse_flights(benchmark::State& state) {
   using namespace livefit::replay;
-  const std::string path = std::string(LIVEFIT_DATA_DIR) + "/flights-us-2001-h1-3m.csv.gz";
-  stream_config sc;
-  sc.file = path;
-  sc.target = "delay";
-  sc.time.column = "date";
-  sc.features.columns = {"distance"};
-  sc.features.scales = {1e-3};
-  sc.features.daily_harmonics = 2;
-  sc.features.yearly_harmonics = 1;
+  const livefit::replay::stream_config sc = flights_stream();
+  const std::string& path = sc.file;
   std::uint64_t rows = 0;
   for (auto _ : state) {
     auto reader = csv_reader::open(path);

@@ -13,6 +13,7 @@
 #include "config.hpp"
 #include "livefit/core/result.hpp"
 #include "livefit/deploy/gate_combinators.hpp"
+#include "livefit/deploy/gate_parser.hpp"
 #include "livefit/deploy/gates.hpp"
 #include "livefit/deploy/rollout.hpp"
 #include "livefit/eval/adwin.hpp"
@@ -186,21 +187,34 @@ inline std::optional<any_gate> standard_gate(param_reader& p, std::uint64_t def_
 
 }  // namespace detail
 
-/// Makes the promotion gate of a [gate] table. Type "standard" (the only one): all of
-/// sanity, min_samples (default 500), min_improvement (relative, default 0.01; min_gain
-/// absolute, default 0) and, unless alpha = 0, significant (sequential test at alpha,
-/// default 0.05; rollback_when_worse default false, so a worse challenger just waits).
+/// Makes the promotion gate of a [gate] table.
+/// Type "standard": all of sanity, min_samples (default 500), min_improvement (relative,
+/// default 0.01; min_gain absolute, default 0) and, unless alpha = 0, significant
+/// (sequential test at alpha, default 0.05; rollback_when_worse default false, so a worse
+/// challenger just waits).
+/// Type "rule": any composition, written in deploy's gate language in the key `rule`, e.g.
+/// rule = "all_of(sanity, min_samples(samples = 60), significant(alpha = 0.01))".
 [[nodiscard]] inline result<any_gate> make_gate(const std::optional<component_config>& c,
                                                 const std::string& file) {
   component_config empty;
   empty.section = "gate";
   empty.type = "standard";
   const component_config& cc = c ? *c : empty;
-  if (cc.type != "standard")
+  if (cc.type != "standard" && cc.type != "rule")
     return fail(errc::invalid_argument, file + ":" + std::to_string(cc.type_line) +
                                             ": [gate] unknown gate type '" + cc.type +
-                                            "' (known: standard)");
+                                            "' (known: standard, rule)");
   param_reader p(cc, file);
+  if (cc.type == "rule") {
+    const std::string text = p.text("rule");
+    if (!p.finish().empty()) return detail::config_error(p);
+    auto g = parse_gate(text);
+    if (!g) {
+      p.fail_with("rule: " + g.error().message);
+      return detail::config_error(p);
+    }
+    return std::move(*g);
+  }
   auto g = detail::standard_gate(p, 500, 0.01, 0.05, false);
   if (!g || !p.finish().empty()) return detail::config_error(p);
   return std::move(*g);

@@ -59,11 +59,13 @@ struct replay_config {
   std::uint64_t every_n{1};
   std::string on_drift{"none"};
   std::string loss{"absolute"};
+  std::uint64_t gate_interval{1};  ///< Ask the gate every n-th scored sample.
   std::optional<component_config> drift;
   std::optional<component_config> gate;
   std::optional<component_config> rollout;
   std::string output_dir{"replay-out"};
   std::uint64_t rolling_window{90};
+  std::uint64_t loss_every{1};  ///< Write every n-th scored sample to loss.csv.
 };
 
 /// Reads the parameters of one component, checking ranges, and reports unused keys.
@@ -137,6 +139,22 @@ class param_reader {
     }
     error(*p, "must be one of " + list + ", got " + (p->is_text ? "'" + p->text + "'" : "a number"));
     return def;
+  }
+
+  /// A string (required: an empty string and an error when absent).
+  std::string text(std::string_view key) {
+    const param* p = find(key);
+    if (p == nullptr) {
+      if (first_error_.empty())
+        first_error_ = where_ + ":" + std::to_string(c_.line) + ": [" + label() + "] " +
+                       std::string(key) + " is missing";
+      return {};
+    }
+    if (!p->is_text) {
+      error(*p, "must be a string");
+      return {};
+    }
+    return p->text;
   }
 
   /// A boolean.
@@ -454,12 +472,14 @@ class toml_walker {
   if (w.ok() && cfg.models.empty()) w.error_at(1, "no [[models]]: at least one is needed");
 
   if (const toml::table* p = table("pipeline")) {
-    w.only(*p, "pipeline", {"champion", "update", "every_n", "on_drift", "loss"});
+    w.only(*p, "pipeline",
+           {"champion", "update", "every_n", "on_drift", "loss", "gate_interval"});
     w.text(*p, "pipeline", "champion", cfg.champion);
     w.text(*p, "pipeline", "update", cfg.update);
     w.whole(*p, "pipeline", "every_n", cfg.every_n, 1, std::int64_t{1} << 40);
     w.text(*p, "pipeline", "on_drift", cfg.on_drift);
     w.text(*p, "pipeline", "loss", cfg.loss);
+    w.whole(*p, "pipeline", "gate_interval", cfg.gate_interval, 1, std::int64_t{1} << 40);
     auto check = [&](std::string_view key, const std::string& v,
                      std::initializer_list<std::string_view> allowed) {
       bool known = false;
@@ -493,9 +513,10 @@ class toml_walker {
   }
 
   if (const toml::table* o = table("output")) {
-    w.only(*o, "output", {"dir", "rolling_window"});
+    w.only(*o, "output", {"dir", "rolling_window", "loss_every"});
     w.text(*o, "output", "dir", cfg.output_dir);
     w.whole(*o, "output", "rolling_window", cfg.rolling_window, 1, 1000000);
+    w.whole(*o, "output", "loss_every", cfg.loss_every, 1, std::int64_t{1} << 40);
   }
   if (!w.ok()) return fail(errc::invalid_argument, w.err());
   return cfg;

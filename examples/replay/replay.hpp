@@ -214,6 +214,7 @@ inline std::string csv_field(std::string_view s) {
   po.warmup = cfg.warmup;
   po.policy = *policy;
   po.loss = cfg.loss == "squared" ? loss_kind::squared : loss_kind::absolute;
+  po.gate_interval = cfg.gate_interval;
 
   registry_options rgo;
   rgo.clock = &detail::stream_clock;
@@ -350,9 +351,12 @@ inline std::string csv_field(std::string_view s) {
       // then keeps its previous figures.
       static_cast<void>(roll_served->update(es));
       static_cast<void>(roll_base->update(eb));
-      chart.push_back({samples[i].time, roll_served->mean().value_or(0.0),
-                       roll_base->mean().value_or(0.0)});
-      if (loss_file != nullptr) {
+      // The chart starts once the window is full: a mean of a few samples is noise.
+      if (roll_served->full()) {
+        chart.push_back({samples[i].time, roll_served->mean().value_or(0.0),
+                         roll_base->mean().value_or(0.0)});
+      }
+      if (loss_file != nullptr && (out.scored - 1) % cfg.loss_every == 0) {
         lines_out += std::to_string(lines[i]) + "," + format_time(samples[i].time, out.time_is_date) +
                      "," + num(y, 17) + "," + num(served[i].prediction, 10) + "," +
                      names[served[i].model] + "," + std::to_string(served[i].version) + "," +

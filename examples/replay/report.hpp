@@ -134,8 +134,9 @@ struct chart_marker {
     const double t = t0 + (t1 - t0) * i / 6.0;
     std::string label = format_time(std::floor(t), time_is_date);
     if (!time_is_date) label = num(t, 6);
+    const char* anchor = i == 0 ? "start" : i == 6 ? "end" : "middle";
     s += "<text x=\"" + fixed(X(t), 1) + "\" y=\"" + fixed(top + ph + 18, 1) +
-         "\" text-anchor=\"middle\">" + label + "</text>\n";
+         "\" text-anchor=\"" + anchor + "\">" + label + "</text>\n";
   }
   s += "<text x=\"16\" y=\"" + fixed(top + ph / 2, 1) + "\" transform=\"rotate(-90 16 " +
        fixed(top + ph / 2, 1) + ")\" text-anchor=\"middle\">" + y_label + "</text>\n";
@@ -173,7 +174,7 @@ struct chart_marker {
   // Legend.
   const double lx = left + pw - 300, ly = top + 8;
   s += "<rect x=\"" + fixed(lx, 1) + "\" y=\"" + fixed(ly, 1) +
-       "\" width=\"300\" height=\"70\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+       "\" width=\"300\" height=\"86\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
   auto legend = [&](double dy, const char* colour, const char* dash, const char* text) {
     s += "<line x1=\"" + fixed(lx + 10, 1) + "\" x2=\"" + fixed(lx + 40, 1) + "\" y1=\"" +
          fixed(ly + dy, 1) + "\" y2=\"" + fixed(ly + dy, 1) + "\" stroke=\"" + colour +
@@ -184,7 +185,8 @@ struct chart_marker {
   legend(14, "#1f5fbf", "", "continuous deployment (served)");
   legend(30, "#888888", "", "train once");
   legend(46, "#2a9d3a", " stroke-dasharray=\"3 3\"", "promotion");
-  legend(62, "#d62728", " stroke-dasharray=\"3 3\"", "rollback; orange tick: drift");
+  legend(62, "#d62728", " stroke-dasharray=\"3 3\"", "rollback (trial withdrawn)");
+  legend(78, "#e08a00", "", "drift (tick on the time axis)");
   s += "</svg>\n";
   return s;
 }
