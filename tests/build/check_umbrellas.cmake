@@ -1,7 +1,7 @@
 # cmake -DINCLUDE_DIR=<include> -P this
 # Checks the umbrella headers: livefit/<area>.hpp includes every livefit/<area>/*.hpp (not
-# detail/), every area with headers has an umbrella, and livefit/livefit.hpp includes every
-# area umbrella. A header left out would be missing for users of the umbrella without any
+# detail/; directly or through another header it includes), every area with headers has an
+# umbrella, and livefit/livefit.hpp includes every area umbrella directly. A header left out would be missing for users of the umbrella without any
 # compiler noticing.
 cmake_minimum_required(VERSION 3.21)
 if(NOT DEFINED INCLUDE_DIR)
@@ -9,7 +9,7 @@ if(NOT DEFINED INCLUDE_DIR)
 endif()
 set(root ${INCLUDE_DIR}/livefit)
 
-# The "livefit/..." paths a header includes, as a list.
+# The "livefit/..." paths a header includes directly, as a list.
 function(included_paths file out)
   file(STRINGS ${file} lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]livefit/")
   set(paths)
@@ -18,6 +18,25 @@ function(included_paths file out)
     list(APPEND paths ${path})
   endforeach()
   set(${out} ${paths} PARENT_SCOPE)
+endfunction()
+
+# Every "livefit/..." header reachable from `file` through includes: an umbrella may reach a
+# header through another (deploy.hpp -> deploy/rollout.hpp -> deploy/rollout_canary.hpp).
+function(reachable_paths file out)
+  included_paths(${file} pending)
+  set(seen)
+  while(pending)
+    list(POP_FRONT pending path)
+    if(path IN_LIST seen)
+      continue()
+    endif()
+    list(APPEND seen ${path})
+    if(EXISTS ${INCLUDE_DIR}/${path})
+      included_paths(${INCLUDE_DIR}/${path} more)
+      list(APPEND pending ${more})
+    endif()
+  endwhile()
+  set(${out} ${seen} PARENT_SCOPE)
 endfunction()
 
 set(problems)
@@ -37,7 +56,7 @@ foreach(area ${entries})
     continue()
   endif()
   list(APPEND umbrellas livefit/${area}.hpp)
-  included_paths(${root}/${area}.hpp included)
+  reachable_paths(${root}/${area}.hpp included)
   foreach(header ${headers})
     if(NOT "livefit/${header}" IN_LIST included)
       list(APPEND problems "livefit/${area}.hpp does not include livefit/${header}")
