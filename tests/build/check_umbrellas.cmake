@@ -1,8 +1,8 @@
 # cmake -DINCLUDE_DIR=<include> -P this
 # Checks the umbrella headers: livefit/<area>.hpp includes every livefit/<area>/*.hpp (not
 # detail/; directly or through another header it includes), every area with headers has an
-# umbrella, and livefit/livefit.hpp includes every area umbrella directly. A header left out would be missing for users of the umbrella without any
-# compiler noticing.
+# umbrella, and livefit/livefit.hpp includes every area umbrella directly. A header left out
+# would be missing for users of the umbrella without any compiler noticing.
 cmake_minimum_required(VERSION 3.21)
 if(NOT DEFINED INCLUDE_DIR)
   message(FATAL_ERROR "check_umbrellas.cmake: INCLUDE_DIR is not set")
