@@ -302,15 +302,24 @@ TEST_CASE("pipeline: a better challenger goes through the canary and is publishe
   p.set_registry(&reg);
   regime_stream<3> s(9, 600);
   std::size_t canary_served = 0, trial_samples = 0;
+  bool checked_fresh_trial = false;
   for (int i = 0; i < 1400; ++i) {
     observation o;
+    const bool idle = p.candidate() == decltype(p)::none;
     REQUIRE(p.observe(s.next(), o) == status::ok);
+    if (idle && p.candidate() != decltype(p)::none && !checked_fresh_trial) {
+      // A trial is judged on its own samples: the evidence that started it is dropped.
+      CHECK(p.evidence_for(p.candidate()).samples == 0);
+      CHECK(p.evidence_for(p.candidate()).sequential_p == 1.0);
+      checked_fresh_trial = true;
+    }
     if (p.candidate() != decltype(p)::none || o.canary) {
       ++trial_samples;
       canary_served += o.canary ? 1 : 0;
     }
   }
   REQUIRE(p.promotions() >= 1);
+  CHECK(checked_fresh_trial);
   CHECK(p.production() != 0);
   // The first publication (warm-up) and each promotion are registry versions.
   CHECK(reg.production_version() == p.version(p.production()));

@@ -123,8 +123,9 @@ struct event_callback {
 ///  5. feeds production's loss to the drift detector; a drift is reported and, by policy,
 ///     resets or re-seeds the challengers (the one under trial excepted);
 ///  6. with no trial running, asks the gate (every gate_interval samples) about the best
-///     challenger; a promote decision starts a copy of the rollout for it; during a trial,
-///     advances the rollout with the evidence; when it completes, the challenger's state is
+///     challenger; a promote decision starts a copy of the rollout for it, with the
+///     challenger's evidence started afresh (the trial is judged on the trial); during a
+///     trial, advances the rollout every sample; when it completes, the challenger's state is
 ///     published to the registry and becomes production; when it is withdrawn, the
 ///     challenger's evidence starts again;
 ///  7. lets the models (and the transform) learn, by the update policy.
@@ -482,10 +483,15 @@ class pipeline {
       }
       return;
     }
+    // The trial is a new experiment: its evidence starts empty, so the rollout's gate judges
+    // only what the challenger does on trial. (Carried over, an always-valid p-value that
+    // fell while the challenger was better would stay low, and a later dip of the mean
+    // below zero would read as "significantly worse".)
     candidate_ = best;
+    evidence_[best].reset();
     trial_ = proto_;
     event_callback cb{this, &pipeline::relay};
-    trial_.start(e, cb);
+    trial_.start(make_evidence(best), cb);
     settle_trial(s);
   }
 
