@@ -659,3 +659,21 @@ TEST_CASE("detectors: warning levels fire between none and drift", "[eval][warni
     CHECK(warn - seen.begin() >= 2000);
   }
 }
+
+TEST_CASE("detectors: finite values that would overflow the sums are refused unchanged",
+          "[eval][page_hinkley][adwin]") {
+  auto ph = page_hinkley::make({}).value();
+  REQUIRE(ph.update(1.7e308) == status::ok);
+  const auto before = ph;
+  // The running mean of 1.7e308 and -1.7e308 overflows on the way: refused, nothing moved.
+  CHECK(ph.update(-1.7e308) == status::numerical_failure);
+  CHECK(ph.n() == before.n());
+  CHECK(ph.statistic() == before.statistic());
+  CHECK(std::isfinite(ph.statistic()));
+
+  auto ad = adwin::make({}).value();
+  REQUIRE(ad.update(0.5) == status::ok);
+  CHECK(ad.update(1e200) == status::numerical_failure);
+  CHECK(ad.width() == 1);
+  CHECK(ad.mean() == 0.5);
+}

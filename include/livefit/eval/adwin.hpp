@@ -87,9 +87,15 @@ class adwin {
     return adwin(o);
   }
 
-  /// Adds one value. @return ok, or non_finite_input with the state unchanged.
+  /// Adds one value. @return ok; non_finite_input for NaN/inf, numerical_failure when a
+  /// finite value would overflow the window's sums; on error the state is unchanged.
   [[nodiscard]] status update(double x) noexcept {
     if (!std::isfinite(x)) return status::non_finite_input;
+    // The cut test squares sums of about width * |x|: keep them (and their squares) finite.
+    const double delta = x - mean();
+    if (!std::isfinite(total_ + x) || !std::isfinite(delta * delta * static_cast<double>(width_)) ||
+        std::fabs(total_ + x) * static_cast<double>(width_ + 1) > 1e150)
+      return status::numerical_failure;
     state_ = drift_state::none;
     insert(x);
     if (++since_check_ >= options_.clock) {

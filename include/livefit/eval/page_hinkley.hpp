@@ -64,15 +64,23 @@ class page_hinkley {
     return page_hinkley(o);
   }
 
-  /// Adds one value. @return ok, or non_finite_input with the state unchanged.
+  /// Adds one value. @return ok; non_finite_input for NaN/inf, numerical_failure when a
+  /// finite value would overflow the running sums; on error the state is unchanged.
   [[nodiscard]] status update(double x) noexcept {
     if (!std::isfinite(x)) return status::non_finite_input;
+    // New values first: a finite x near the double range could overflow the sums, and the
+    // detector must then refuse it unchanged rather than carry an infinity into a NaN.
+    const double mean = mean_ + (x - mean_) / static_cast<double>(n_ + 1);
+    const double dev = x - mean;
+    const double up = up_sum_ + (dev - options_.delta);
+    const double down = down_sum_ + (-dev - options_.delta);
+    if (!std::isfinite(mean) || !std::isfinite(up) || !std::isfinite(down))
+      return status::numerical_failure;
     ++n_;
-    mean_ += (x - mean_) / static_cast<double>(n_);
-    const double dev = x - mean_;
-    up_sum_ += dev - options_.delta;
+    mean_ = mean;
+    up_sum_ = up;
     up_min_ = std::fmin(up_min_, up_sum_);
-    down_sum_ += -dev - options_.delta;
+    down_sum_ = down;
     down_min_ = std::fmin(down_min_, down_sum_);
     const double stat = statistic();
     if (n_ >= options_.min_samples && stat > options_.lambda) {
