@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -369,6 +370,112 @@ TEST_CASE("shadow_rollout: never serves; passes a better challenger, rejects a w
   REQUIRE(events.size() == 2);
   CHECK(events[1].kind == event_kind::rollout_aborted);
   CHECK(events[1].reason.view().rfind("shadow timed out after 5000 samples", 0) == 0);
+}
+
+TEST_CASE("rollouts: a checkpoint resumes the rollout where it was, bit for bit",
+          "[deploy][rollout][checkpoint]") {
+  STATIC_REQUIRE(checkpointable<canary_rollout<>>);
+  STATIC_REQUIRE(checkpointable<immediate_rollout<>>);
+  STATIC_REQUIRE(checkpointable<shadow_rollout<>>);
+  const canary_options opts{.steps = {{0.01, 300}, {0.05, 300}, {0.25, 300}}};
+  const std::uint64_t seed = 4242;
+  INFO("seed " << seed);
+  auto original = made(canary_rollout<>::make(opts));
+  auto col = made(evidence_collector::make());
+  loss_stream s{std::mt19937_64(seed), 0.1};
+  evidence e;
+  null_sink sink;
+  original.start(e, sink);
+  auto feed = [&](auto& r, int n) {
+    for (int i = 0; i < n; ++i) {
+      double a = 0.0;
+      double b = 0.0;
+      s.next(a, b);
+      REQUIRE(col.add(a, b) == status::ok);
+      col.fill(e);
+      REQUIRE(r.observe(e, sink) == status::ok);
+    }
+  };
+  feed(original, 700);  // past at least the first step on this seed
+  REQUIRE(original.step() >= 1);
+  REQUIRE(original.phase() == rollout_phase::running);
+  byte_writer w;
+  original.save_state(w);
+  auto restored = made(canary_rollout<>::make(opts));
+  byte_reader r(w.bytes());
+  REQUIRE(restored.load_state(r) == status::ok);
+  CHECK(r.done());
+  CHECK(restored.phase() == original.phase());
+  CHECK(restored.fraction() == original.fraction());
+  CHECK(restored.step() == original.step());
+  CHECK(restored.step_samples() == original.step_samples());
+  // Both see the same stream from here on and take the same steps at the same samples.
+  auto twin_col = col;
+  auto twin_stream = s;
+  for (int i = 0; i < 2000 && !is_finished(original.phase()); ++i) {
+    feed(original, 1);
+    double a = 0.0;
+    double b = 0.0;
+    twin_stream.next(a, b);
+    REQUIRE(twin_col.add(a, b) == status::ok);
+    evidence te;
+    twin_col.fill(te);
+    REQUIRE(restored.observe(te, sink) == status::ok);
+    REQUIRE(restored.fraction() == original.fraction());
+    REQUIRE(restored.step_samples() == original.step_samples());
+  }
+  CHECK(original.phase() == rollout_phase::completed);
+  CHECK(restored.phase() == rollout_phase::completed);
+
+  // Every truncation is refused and leaves the target as it was.
+  for (std::size_t len = 0; len < w.bytes().size(); ++len) {
+    auto target = made(canary_rollout<>::make(opts));
+    byte_reader cut(std::span<const std::uint8_t>(w.bytes().data(), len));
+    REQUIRE(target.load_state(cut) == status::invalid_argument);
+    REQUIRE(target.phase() == rollout_phase::pending);
+    REQUIRE(target.fraction() == 0.0);
+  }
+  // A canary with other steps refuses the record.
+  auto other = made(canary_rollout<>::make({.steps = {{0.01, 300}, {0.1, 300}, {0.25, 300}}}));
+  byte_reader r2(w.bytes());
+  CHECK(other.load_state(r2) == status::invalid_argument);
+  // A phase byte out of range, or a fraction that does not match the step, is refused.
+  auto bad = w.bytes();
+  bad[0] = 17;
+  byte_reader r3(bad);
+  CHECK(restored.load_state(r3) == status::invalid_argument);
+  CHECK(restored.phase() == rollout_phase::completed);  // unchanged
+  bad = w.bytes();
+  bad[1] ^= 0x01;  // lowest mantissa bit of the fraction
+  byte_reader r4(bad);
+  CHECK(restored.load_state(r4) == status::invalid_argument);
+
+  // Immediate and shadow round trips.
+  auto im = made(immediate_rollout<>::make({.watch_samples = 50}));
+  im.start(synthetic(0, 0, 1), sink);
+  for (std::uint64_t n = 1; n <= 20; ++n) REQUIRE(im.observe(synthetic(n, 0, 0.5)) == status::ok);
+  byte_writer wi;
+  im.save_state(wi);
+  auto im2 = made(immediate_rollout<>::make({.watch_samples = 50}));
+  byte_reader ri(wi.bytes());
+  REQUIRE(im2.load_state(ri) == status::ok);
+  CHECK(im2.watched() == 20);
+  CHECK(im2.fraction() == 1.0);
+  CHECK(im2.previous_warm());
+  auto im3 = made(immediate_rollout<>::make({.watch_samples = 60}));
+  byte_reader ri3(wi.bytes());
+  CHECK(im3.load_state(ri3) == status::invalid_argument);
+
+  auto sh = made(shadow_rollout<>::make({.min_samples = 10}));
+  sh.start(synthetic(0, 0, 1), sink);
+  for (std::uint64_t n = 1; n <= 5; ++n) REQUIRE(sh.observe(synthetic(n, 0, 0.5)) == status::ok);
+  byte_writer ws;
+  sh.save_state(ws);
+  auto sh2 = made(shadow_rollout<>::make({.min_samples = 10}));
+  byte_reader rs(ws.bytes());
+  REQUIRE(sh2.load_state(rs) == status::ok);
+  CHECK(sh2.scored() == 5);
+  CHECK(sh2.phase() == rollout_phase::running);
 }
 
 TEST_CASE("canary_rollout: observe allocates nothing", "[deploy][rollout][alloc]") {

@@ -7,12 +7,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/events.hpp"
 #include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
 #include "livefit/deploy/detail/rollout_core.hpp"
 #include "livefit/deploy/gate_combinators.hpp"
 #include "livefit/deploy/gates.hpp"
@@ -149,6 +151,49 @@ class canary_rollout : public detail::rollout_base<canary_rollout<Gate>, Gate> {
     core_.finish(rollout_phase::aborted, event_kind::rollout_aborted, e, r, sink);
   }
 
+  /// Stable name of the checkpoint record.
+  static constexpr std::string_view checkpoint_type = "livefit.canary_rollout";
+
+  /// Writes the rollout's position (phase, fraction, step, samples in the step) and its
+  /// steps, so a restarted process resumes the canary where it was. Off the hot path.
+  void save_state(byte_writer& w) const {
+    core_.save(w);
+    w.put_u64(count_);
+    for (std::size_t i = 0; i < count_; ++i) {
+      w.put_f64(steps_[i].fraction);
+      w.put_u64(steps_[i].min_samples);
+    }
+    w.put_u64(step_);
+    w.put_u64(step_samples_);
+  }
+
+  /// Reads what save_state wrote. Refuses (status::invalid_argument, nothing changed)
+  /// truncated or inconsistent bytes and a record of a canary with other steps.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    detail::rollout_core c = core_;
+    std::uint64_t n = 0;
+    if (!c.load(r) || !r.get_u64(n) || n != count_) return status::invalid_argument;
+    for (std::size_t i = 0; i < count_; ++i) {
+      double f = 0.0;
+      std::uint64_t m = 0;
+      r.get_f64(f);
+      r.get_u64(m);
+      if (!r.ok() || f != steps_[i].fraction || m != steps_[i].min_samples)
+        return status::invalid_argument;
+    }
+    std::uint64_t step = 0;
+    std::uint64_t in_step = 0;
+    r.get_u64(step);
+    r.get_u64(in_step);
+    const bool finished_ok = c.phase == rollout_phase::completed ? step == count_ : step < count_;
+    if (!r.ok() || !finished_ok || !c.consistent(step < count_ ? steps_[step].fraction : 1.0, 1.0))
+      return status::invalid_argument;
+    core_ = c;
+    step_ = static_cast<std::size_t>(step);
+    step_samples_ = in_step;
+    return status::ok;
+  }
+
   /// Index of the current step (count() once completed).
   [[nodiscard]] std::size_t step() const noexcept { return step_; }
   /// Number of steps.
@@ -199,6 +244,7 @@ class canary_rollout : public detail::rollout_base<canary_rollout<Gate>, Gate> {
 };
 
 static_assert(rollout<canary_rollout<>, evidence>);
+static_assert(checkpointable<canary_rollout<>>);
 
 }  // namespace livefit
 

@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/events.hpp"
 #include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
 #include "livefit/deploy/detail/rollout_core.hpp"
 #include "livefit/deploy/rollout_canary.hpp"
 
@@ -99,6 +101,30 @@ class immediate_rollout : public detail::rollout_base<immediate_rollout<Gate>, G
     core_.finish(rollout_phase::aborted, event_kind::rolled_back, e, r, sink);
   }
 
+  /// Stable name of the checkpoint record.
+  static constexpr std::string_view checkpoint_type = "livefit.immediate_rollout";
+
+  /// Writes phase, fraction, the watch length and the samples watched. Off the hot path.
+  void save_state(byte_writer& w) const {
+    core_.save(w);
+    w.put_u64(watch_);
+    w.put_u64(watched_);
+  }
+
+  /// Reads what save_state wrote. Refuses (status::invalid_argument, nothing changed)
+  /// truncated or inconsistent bytes and a record with another watch length.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    detail::rollout_core c = core_;
+    std::uint64_t watch = 0;
+    std::uint64_t watched = 0;
+    if (!c.load(r) || !r.get_u64(watch) || !r.get_u64(watched)) return status::invalid_argument;
+    const bool count_ok = c.phase == rollout_phase::completed ? watched >= watch : watched < watch;
+    if (watch != watch_ || !count_ok || !c.consistent(1.0, 1.0)) return status::invalid_argument;
+    core_ = c;
+    watched_ = watched;
+    return status::ok;
+  }
+
   /// True while the previous version must be kept ready to serve (the watch).
   [[nodiscard]] bool previous_warm() const noexcept { return core_.active(); }
   /// Samples watched so far (pauses excluded).
@@ -112,6 +138,7 @@ class immediate_rollout : public detail::rollout_base<immediate_rollout<Gate>, G
 };
 
 static_assert(rollout<immediate_rollout<>, evidence>);
+static_assert(checkpointable<immediate_rollout<>>);
 
 }  // namespace livefit
 

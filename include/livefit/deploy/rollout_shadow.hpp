@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/events.hpp"
 #include "livefit/core/result.hpp"
+#include "livefit/core/serialize.hpp"
 #include "livefit/deploy/detail/rollout_core.hpp"
 #include "livefit/deploy/rollout_canary.hpp"
 
@@ -96,6 +98,35 @@ class shadow_rollout : public detail::rollout_base<shadow_rollout<Gate>, Gate> {
 
   /// Always 0: a shadow never serves.
   [[nodiscard]] double fraction() const noexcept { return 0.0; }
+  /// Stable name of the checkpoint record.
+  static constexpr std::string_view checkpoint_type = "livefit.shadow_rollout";
+
+  /// Writes phase, the limits and the samples scored. Off the hot path.
+  void save_state(byte_writer& w) const {
+    core_.save(w);
+    w.put_u64(min_);
+    w.put_u64(max_);
+    w.put_u64(scored_);
+  }
+
+  /// Reads what save_state wrote. Refuses (status::invalid_argument, nothing changed)
+  /// truncated or inconsistent bytes and a record with other limits.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    detail::rollout_core c = core_;
+    std::uint64_t lo = 0;
+    std::uint64_t hi = 0;
+    std::uint64_t scored = 0;
+    if (!c.load(r) || !r.get_u64(lo) || !r.get_u64(hi) || !r.get_u64(scored))
+      return status::invalid_argument;
+    // A shadow never serves: its fraction is 0 in every phase.
+    if (lo != min_ || hi != max_ || c.fraction != 0.0 ||
+        (c.phase == rollout_phase::pending && scored != 0))
+      return status::invalid_argument;
+    core_ = c;
+    scored_ = scored;
+    return status::ok;
+  }
+
   /// Samples scored so far (pauses excluded).
   [[nodiscard]] std::uint64_t scored() const noexcept { return scored_; }
 
@@ -117,6 +148,7 @@ class shadow_rollout : public detail::rollout_base<shadow_rollout<Gate>, Gate> {
 };
 
 static_assert(rollout<shadow_rollout<>, evidence>);
+static_assert(checkpointable<shadow_rollout<>>);
 
 }  // namespace livefit
 

@@ -9,6 +9,7 @@
 #include "livefit/core/concepts.hpp"
 #include "livefit/core/events.hpp"
 #include "livefit/core/fixed_string.hpp"
+#include "livefit/core/serialize.hpp"
 #include "livefit/core/status.hpp"
 #include "livefit/deploy/evidence.hpp"
 #include "livefit/deploy/gates.hpp"
@@ -38,6 +39,47 @@ struct rollout_core {
   /// The latest evidence: the gate is pure, so the latest decision with its reason is
   /// evaluate(last_evidence), formatted only when asked for.
   evidence last_evidence{};
+
+  /// Writes what every rollout shares: phase, fraction, the last sample count.
+  void save(byte_writer& w) const {
+    w.put_u8(static_cast<std::uint8_t>(phase));
+    w.put_f64(fraction);
+    w.put_u64(last_samples);
+  }
+
+  /// Reads what save() wrote. On malformed bytes returns false; the caller reads into a copy
+  /// and commits only when the whole record is valid. The latest evidence is not part of a
+  /// checkpoint: last_decision() describes empty evidence until the next observe().
+  [[nodiscard]] bool load(byte_reader& r) noexcept {
+    std::uint8_t p = 0;
+    double f = 0.0;
+    std::uint64_t n = 0;
+    r.get_u8(p);
+    r.get_f64(f);
+    r.get_u64(n);
+    if (!r.ok() || p > static_cast<std::uint8_t>(rollout_phase::aborted) || !(f >= 0.0 && f <= 1.0))
+      return false;
+    phase = static_cast<rollout_phase>(p);
+    fraction = f;
+    last_samples = n;
+    last_action = gate_action::hold;
+    last_evidence = evidence{};
+    return true;
+  }
+
+  /// True when the phase and fraction agree: 0 before the start and after a withdrawal,
+  /// 1 once completed (for rollouts that serve), `active` in between.
+  [[nodiscard]] bool consistent(double active, double completed) const noexcept {
+    switch (phase) {
+      case rollout_phase::pending:
+      case rollout_phase::rolled_back:
+      case rollout_phase::aborted: return fraction == 0.0;
+      case rollout_phase::completed: return fraction == completed;
+      case rollout_phase::running:
+      case rollout_phase::paused: return fraction == active;
+    }
+    return false;
+  }
 
   /// True when observe() should act: running or paused.
   [[nodiscard]] bool active() const noexcept {
