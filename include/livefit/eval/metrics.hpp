@@ -57,6 +57,10 @@ namespace detail {
 /// A default-constructed object is cumulative; make() gives the exponential and window forms.
 /// add() is O(1) worst case, noexcept and allocation-free. Every accessor returns 0 before the
 /// first sample.
+///
+/// LIMITATION: add() refuses a sample whose squared error overflows, but a window of squared
+/// errors each near the double range can still sum to +inf: mse() then reads +inf and r2()
+/// falls back to 0 (never NaN). Scale such targets first.
 class regression_metrics {
  public:
   /// Stable name written into checkpoints.
