@@ -176,7 +176,8 @@ TEST_CASE("checkpoint: foreign, newer and mismatched files are refused with a re
     auto other = encode_checkpoint("livefit.rls", scalar_code::float64, 2, 0, {});
     r = decode_model(other, target);
     CHECK(r.error().code == errc::type_mismatch);
-    CHECK(r.error().message == "checkpoint holds a 'livefit.rls', expected a 'livefit.test.linear'");
+    CHECK(r.error().message ==
+          "checkpoint holds a 'livefit.rls', expected a 'livefit.test.linear'");
   }
   SECTION("payload the model refuses") {
     byte_writer w;

@@ -247,6 +247,14 @@ TEST_CASE("registry: reads allocate nothing and snapshots outlive drops and the 
   CHECK(pinned->predict(ones) == 4.0);
   CHECK((pinned->coefficients().array() == 1.0).all());
 
+  // A snapshot may move to another thread and be released there.
+  auto moved = reg->read();
+  std::thread other([s = std::move(moved), &ones]() mutable {
+    if (s->predict(ones) != 24.0) std::abort();
+    s.reset();
+  });
+  other.join();
+
   // ...and even the registry itself.
   auto last = reg->read();
   *reg = registry<model4>::make(o).value();
@@ -659,7 +667,8 @@ TEST_CASE("model_catalog: thousands of models added, read and removed at run tim
   REQUIRE(h);
   auto s = h->read();
   CHECK(s->coefficients()(0) == 42.0);
-  for (int i = 0; i < n; i += 2) REQUIRE(cat->remove("ES-" + std::to_string(100000 + i)).has_value());
+  for (int i = 0; i < n; i += 2)
+    REQUIRE(cat->remove("ES-" + std::to_string(100000 + i)).has_value());
   CHECK(cat->size() == static_cast<std::size_t>(n / 2));
   CHECK_FALSE(cat->find("ES-100042"));
   CHECK(s->coefficients()(0) == 42.0);  // the reader's snapshot and handle survive removal

@@ -442,6 +442,7 @@ class registry {
     for (auto& c : st.history) push_history(std::move(c));
     record(prod != nullptr ? prod->id : 0, stage::production, stage::production,
            event_kind::published, 0.0, "restored from a checkpoint directory");
+    trim();  // this registry's retention options may be stricter than the saver's
     return {};
   }
 
