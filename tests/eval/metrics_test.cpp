@@ -129,6 +129,16 @@ TEST_CASE("regression_metrics: bad input leaves the state unchanged, options val
   CHECK(m.count() == 1);
   CHECK(m.mse() == 0.25);
   CHECK(m.r2() == 0.0);  // constant y, imperfect prediction: scikit-learn gives 0
+  // Saturation (LIMITATION in metrics.hpp): sums of squares near the double range reach +inf;
+  // r2 falls back to 0 instead of inf / inf.
+  metrics_options big;
+  big.mode = averaging::window;
+  big.window = 100;
+  auto sat = regression_metrics::make(big).value();
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(sat.add(i % 2 == 0 ? 1.2e154 : -1.2e154, 0.0) == status::ok);  // e^2 = 1.44e308
+  CHECK(std::isinf(sat.mse()));
+  CHECK(sat.r2() == 0.0);
   metrics_options o;
   o.mode = averaging::exponential;
   o.half_life = 0.1;

@@ -96,6 +96,7 @@ class regression_metrics {
   /// and 0 otherwise, as scikit-learn does (force_finite), instead of dividing by zero.
   [[nodiscard]] double r2() const noexcept {
     const double var = acc_.variance();
+    if (!std::isfinite(var) || !std::isfinite(mse())) return 0.0;  // saturated (LIMITATION)
     if (!(var > 0.0)) return mse() == 0.0 ? 1.0 : 0.0;
     return 1.0 - mse() / var;
   }
