@@ -149,11 +149,20 @@ TEST_CASE("cusum: statistics follow the tabular recursion, with the floor at 0",
   CHECK(e.n() == 0);
 }
 
-TEST_CASE("cusum: C13 run lengths reproduce the textbook ARL table", "[eval][cusum][C13]") {
-  // Handout C13, tolerance +-5% relative on run lengths, +-0.03 on the share; references:
-  // 469.2, 934.9, 10.39, 0.882, 164.9 (numpy Monte Carlo, 20000 runs). R = 5000 here.
-  auto rng = seeded(7, "cusum C13");
-  constexpr int runs = 5000;
+namespace {
+
+/// C13's tolerance: within `rel` of the *reference* (Catch's WithinRel measures against the
+/// larger of the two values, which is looser).
+bool near_reference(double value, double reference, double rel) {
+  return std::fabs(value - reference) <= rel * std::fabs(reference);
+}
+
+/// Runs handout case C13's five figures with `runs` streams per run-length setting (and at
+/// least 20000 for the cheap ones: ARL1 and h = 4, whose +-5% bands are the tightest in
+/// standard errors) and checks them against the references.
+void check_c13(int runs, std::uint64_t seed) {
+  auto rng = seeded(seed, "cusum C13");
+  const int cheap = runs < 20000 ? 20000 : runs;
   cusum_options two;
   cusum_options upper;
   upper.direction = drift_direction::increase;
@@ -162,15 +171,29 @@ TEST_CASE("cusum: C13 run lengths reproduce the textbook ARL table", "[eval][cus
   double share = 0.0;
   const double arl0 = mean_run_length(cusum::make(two).value(), runs, 0.0, rng, &share);
   const double arl0_upper = mean_run_length(cusum::make(upper).value(), runs, 0.0, rng);
-  const double arl1 = mean_run_length(cusum::make(two).value(), runs, 1.0, rng);
-  const double arl0_h4 = mean_run_length(cusum::make(h4).value(), runs, 0.0, rng);
-  std::printf("cusum C13: ARL0 %.1f, upper %.1f, ARL1 %.2f, share<=1000 %.3f, h=4 %.1f\n",
-              arl0, arl0_upper, arl1, share, arl0_h4);
-  CHECK_THAT(arl0, WithinRel(469.2, 0.05));
-  CHECK_THAT(arl0_upper, WithinRel(934.9, 0.05));
-  CHECK_THAT(arl1, WithinRel(10.39, 0.05));
+  const double arl1 = mean_run_length(cusum::make(two).value(), cheap, 1.0, rng);
+  const double arl0_h4 = mean_run_length(cusum::make(h4).value(), cheap, 0.0, rng);
+  std::printf("cusum C13 (R = %d/%d): ARL0 %.1f, upper %.1f, ARL1 %.2f, share<=1000 %.3f, "
+              "h=4 %.1f\n", runs, cheap, arl0, arl0_upper, arl1, share, arl0_h4);
+  CHECK(near_reference(arl0, 469.2, 0.05));
+  CHECK(near_reference(arl0_upper, 934.9, 0.05));
+  CHECK(near_reference(arl1, 10.39, 0.05));
   CHECK_THAT(share, WithinAbs(0.882, 0.03));
-  CHECK_THAT(arl0_h4, WithinRel(164.9, 0.05));
+  CHECK(near_reference(arl0_h4, 164.9, 0.05));
+}
+
+}  // namespace
+
+TEST_CASE("cusum: C13 run lengths reproduce the textbook ARL table", "[eval][cusum][C13]") {
+  // Handout C13: tolerance +-5% relative on run lengths, +-0.03 on the share; references
+  // 469.2, 934.9, 10.39, 0.882, 164.9 (numpy Monte Carlo, 20000 runs). Note: three 20000-run
+  // checks of h = 4 here gave 167.8, 169.0 and 168.9 (Montgomery's table: 168), so the
+  // handout's 164.9 looks about 3 of its standard errors low; the band still holds them.
+  check_c13(5000, 7);
+}
+
+TEST_CASE("cusum: C13 with 20000 runs per setting", "[eval][cusum][C13][.soak]") {
+  check_c13(20000, 8);
 }
 
 TEST_CASE("cusum: false alarms on 1e6 stationary samples match the run length",
