@@ -313,6 +313,7 @@ TEST_CASE("ew moments: make() validation, rejection and checkpoints", "[stats][e
   const std::vector<std::uint8_t> before = state_of(c);
   CHECK(c.update(qnan, 1.0) == status::non_finite_input);
   CHECK(c.update(1.0, std::numeric_limits<double>::infinity()) == status::non_finite_input);
+  CHECK(c.update(1e300, 1.0) == status::numerical_failure);  // (1e300)^2 overflows
   CHECK(state_of(c) == before);
 
   auto d = ew_covariance<double>::make(o).value();

@@ -89,7 +89,7 @@ TEST_CASE("running_stats: merge of shards equals one pass", "[stats][running_sta
   for (std::size_t k = 0; k + 1 < std::size(cuts); ++k) {
     auto shard = running_stats<double>::make().value();
     for (std::size_t i = cuts[k]; i < cuts[k + 1]; ++i) REQUIRE(shard.update(v[i]) == status::ok);
-    merged.merge(shard);
+    REQUIRE(merged.merge(shard) == status::ok);
   }
   const reference ref = two_pass(v, 0, v.size(), 1);
   CHECK(merged.count() == whole.count());
@@ -106,7 +106,7 @@ TEST_CASE("running_stats: merge of shards equals one pass", "[stats][running_sta
     auto b = running_stats<double>::make().value();
     for (std::size_t i = 0; i < 1000; ++i) REQUIRE(a.update(h[i]) == status::ok);
     for (std::size_t i = 1000; i < 2000; ++i) REQUIRE(b.update(h[i]) == status::ok);
-    a.merge(b);
+    REQUIRE(a.merge(b) == status::ok);
     const reference r2 = two_pass(h, 0, h.size(), 1);
     CHECK_THAT(*a.variance(), WithinRel(static_cast<double>(r2.var), 1e-9));  // as above
   }
@@ -137,6 +137,18 @@ TEST_CASE("running_stats: rejection and checkpoint", "[stats][running_stats]") {
   CHECK(s.update(std::numeric_limits<double>::quiet_NaN()) == status::non_finite_input);
   CHECK(s.update(-std::numeric_limits<double>::infinity()) == status::non_finite_input);
   CHECK(state_of(s) == before);
+  // Values 2e300 apart: the squared deviation overflows; refused, never an infinite variance.
+  auto huge = running_stats<double>::make().value();
+  REQUIRE(huge.update(1e300) == status::ok);
+  REQUIRE(huge.update(1e300) == status::ok);
+  const std::vector<std::uint8_t> big = state_of(huge);
+  CHECK(huge.update(-1e300) == status::numerical_failure);
+  CHECK(state_of(huge) == big);
+  auto far = running_stats<double>::make().value();
+  REQUIRE(far.update(-1e300) == status::ok);
+  REQUIRE(far.update(-1e300) == status::ok);
+  CHECK(huge.merge(far) == status::numerical_failure);
+  CHECK(state_of(huge) == big);
   auto t = running_stats<double>::make().value();
   byte_reader r(before);
   REQUIRE(t.load_state(r) == status::ok);
@@ -223,6 +235,7 @@ TEST_CASE("rolling_window: never allocates after make(); rejection; checkpoint",
   }
   const std::vector<std::uint8_t> before = state_of(w);
   CHECK(w.update(std::numeric_limits<double>::quiet_NaN()) == status::non_finite_input);
+  CHECK(w.update(1e300) == status::numerical_failure);  // (1e300)^2 overflows
   CHECK(state_of(w) == before);
   CHECK(*w.max() <= 1.0);
 

@@ -41,11 +41,13 @@ class ew_covariance : public detail::ew_moments_base<Scalar, true> {
 
   /// Adds one observation of the pair.
   /// @return status::ok; status::non_finite_input when x or y is NaN or infinite (nothing
-  ///         changes: a pair is observed whole or not at all).
+  ///         changes: a pair is observed whole or not at all); status::numerical_failure
+  ///         when a moment would overflow (nothing changes).
   [[nodiscard]] status update(Scalar x, Scalar y) noexcept {
     if (!std::isfinite(x) || !std::isfinite(y)) [[unlikely]]
       return status::non_finite_input;
-    m_.observe(x, y);
+    if (!m_.observe(x, y)) [[unlikely]]
+      return status::numerical_failure;
     return status::ok;
   }
 

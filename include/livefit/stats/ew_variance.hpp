@@ -40,11 +40,13 @@ class ew_variance : public detail::ew_moments_base<Scalar, false> {
   }
 
   /// Adds one observation.
-  /// @return status::ok; status::non_finite_input for NaN or infinity (nothing changes).
+  /// @return status::ok; status::non_finite_input for NaN or infinity (nothing changes);
+  ///         status::numerical_failure when a moment would overflow (nothing changes).
   [[nodiscard]] status update(Scalar x) noexcept {
     if (!std::isfinite(x)) [[unlikely]]
       return status::non_finite_input;
-    m_.observe(x, x);
+    if (!m_.observe(x, x)) [[unlikely]]
+      return status::numerical_failure;
     return status::ok;
   }
 

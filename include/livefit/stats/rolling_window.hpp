@@ -57,17 +57,25 @@ class rolling_window {
   }
 
   /// Adds x and drops the oldest value once the window is full.
-  /// @return status::ok; status::non_finite_input for NaN or infinity (nothing changes).
+  /// @return status::ok; status::non_finite_input for NaN or infinity;
+  ///         status::numerical_failure when x is more than detail::deviation_limit()
+  ///         (2^477 in double, 2^29 in float) from the window's reference value, where
+  ///         squared deviations could overflow. On error nothing changes.
   [[nodiscard]] status update(Scalar x) noexcept {
     if (!std::isfinite(x)) [[unlikely]]
       return status::non_finite_input;
     const std::uint64_t cap = cap_;
     const std::size_t slot = pos_;
     if (n_ == 0) shift_ = x;  // until the first rederive, values enter relative to the first
+    const Scalar dx = x - shift_;
+    // Squared deviations would overflow (see detail::deviation_limit). Values admitted
+    // are within the limit of the shift, and the shift is always a value of the window, so
+    // every deviation in the window stays within twice the limit.
+    if (!(std::abs(dx) <= detail::deviation_limit<Scalar>())) [[unlikely]]
+      return status::numerical_failure;
     if (n_ < cap) {
       buf_[slot] = x;
       ++n_;
-      const Scalar dx = x - shift_;
       const Scalar d = dx - mean_;
       mean_ += d / static_cast<Scalar>(n_);
       m2_ += d * (dx - mean_);
@@ -75,7 +83,6 @@ class rolling_window {
       // Replace the oldest value: the mean moves by (new - old) / n, and the sum of squared
       // deviations by (new - old)(new - mean' + old - mean) (Welford's add and remove).
       const Scalar old = buf_[slot] - shift_;
-      const Scalar dx = x - shift_;
       buf_[slot] = x;
       const Scalar mean_old = mean_;
       mean_ += (dx - old) * inv_cap_;

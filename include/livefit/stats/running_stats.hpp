@@ -57,7 +57,10 @@ class running_stats {
   }
 
   /// Adds one value.
-  /// @return status::ok; status::non_finite_input for NaN or infinity (nothing changes).
+  /// @return status::ok; status::non_finite_input for NaN or infinity;
+  ///         status::numerical_failure when x is more than detail::deviation_limit()
+  ///         (2^477 in double, 2^29 in float) from the first value, where squared
+  ///         deviations could overflow. On error nothing changes.
   [[nodiscard]] status update(Scalar x) noexcept {
     if (!std::isfinite(x)) [[unlikely]]
       return status::non_finite_input;
@@ -67,8 +70,11 @@ class running_stats {
       n_ = 1;
       return status::ok;
     }
-    ++n_;
     const Scalar dx = x - shift_;
+    // Squared deviations would overflow (see detail::deviation_limit).
+    if (!(std::abs(dx) <= detail::deviation_limit<Scalar>())) [[unlikely]]
+      return status::numerical_failure;
+    ++n_;
     const Scalar d = dx - mean_;
     // 1/n does not depend on the data, so the division runs off the chain from one mean to
     // the next; the chain is a subtraction and an FMA.
@@ -82,24 +88,30 @@ class running_stats {
 
   /// Adds the statistics of `other` (another shard of the stream). Both must use the same
   /// scalar type; ddof is this object's.
-  void merge(const running_stats& other) noexcept {
-    if (other.n_ == 0) return;
+  /// @return status::ok; status::numerical_failure (nothing changes) when the combined
+  ///         variance would overflow.
+  [[nodiscard]] status merge(const running_stats& other) noexcept {
+    if (other.n_ == 0) return status::ok;
     if (n_ == 0) {
       const std::uint32_t ddof = ddof_;
       *this = other;
       ddof_ = ddof;
-      return;
+      return status::ok;
     }
     const auto na = static_cast<Scalar>(n_);
     const auto nb = static_cast<Scalar>(other.n_);
     const Scalar n = na + nb;
     // Difference of the two means, shift terms first: they are close, so it is exact.
     const Scalar delta = (other.shift_ - shift_) + (other.mean_ - mean_);
-    mean_ += delta * (nb / n);
-    m2_ += other.m2_ + delta * delta * (na / n * nb);  // na * nb could overflow a float
+    const Scalar mean = mean_ + delta * (nb / n);
+    const Scalar m2 = m2_ + other.m2_ + delta * delta * (na / n * nb);  // na*nb may overflow
+    if (!std::isfinite(mean) || !std::isfinite(m2)) return status::numerical_failure;
+    mean_ = mean;
+    m2_ = m2;
     n_ += other.n_;
     min_ = std::min(min_, other.min_);
     max_ = std::max(max_, other.max_);
+    return status::ok;
   }
 
   /// Number of values.

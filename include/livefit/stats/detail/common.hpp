@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,17 @@ template <class Scalar>
 [[nodiscard]] inline std::optional<Scalar> sqrt_of(std::optional<Scalar> v) noexcept {
   if (!v) return std::nullopt;
   return std::sqrt(*v);
+}
+
+/// The largest |x - reference| the streaming variances admit: 2^((max_exponent - 70) / 2),
+/// i.e. 2^477 in double and 2^29 in float. Below it, sums of up to 2^64 squared deviations
+/// (each at most (4 limit)^2, shifts included) stay finite, so the check is on the input,
+/// off the update's dependency chain, instead of on the result.
+template <class Scalar>
+[[nodiscard]] constexpr Scalar deviation_limit() noexcept {
+  Scalar v = 1;
+  for (int i = 0; i < (std::numeric_limits<Scalar>::max_exponent - 70) / 2; ++i) v *= 2;
+  return v;
 }
 
 /// The error `<component>: <param> must be <range>, got <value>`.

@@ -56,49 +56,17 @@ class ew_moments {
       : a_(a), b_(Scalar(1) - a), warmup_(o.ema.warmup), adjust_(o.ema.adjust),
         bias_(o.bias), missing_(o.ema.missing) {}
 
-  /// Adds (x, y); for Paired = false, y is ignored. @pre x and y finite.
-  void observe(Scalar x, Scalar y) noexcept {
-    if (count_ == 0) {
-      // pandas starts the means at the first value with co-moments 0 and unit weights.
-      sx_ = x;
-      sy_ = Paired ? y : Scalar(0);
-      mx_ = my_ = cxx_ = cyy_ = cxy_ = Scalar(0);
-      sum_wt_ = sum_wt2_ = old_wt_ = Scalar(1);
-      count_ = 1;
-      return;
-    }
-    decay();
-    const Scalar fresh = adjust_ ? Scalar(1) : a_;
-    const Scalar r = Scalar(1) / (old_wt_ + fresh);
-    const Scalar keep = old_wt_ * r;
-    const Scalar take = fresh * r;
-    const Scalar dx = x - sx_;
-    const Scalar mx_old = mx_;
-    // pandas skips the mean update when it already equals the value, so that a constant
-    // series keeps a co-moment of exactly 0.
-    if (mx_ != dx) mx_ = keep * mx_ + take * dx;
-    const Scalar ex = dx - mx_;
-    const Scalar ux = mx_old - mx_;
-    cxx_ = keep * (cxx_ + ux * ux) + take * (ex * ex);
-    if constexpr (Paired) {
-      const Scalar dy = y - sy_;
-      const Scalar my_old = my_;
-      if (my_ != dy) my_ = keep * my_ + take * dy;
-      const Scalar ey = dy - my_;
-      const Scalar uy = my_old - my_;
-      cyy_ = keep * (cyy_ + uy * uy) + take * (ey * ey);
-      cxy_ = keep * (cxy_ + ux * uy) + take * (ex * ey);
-    }
-    sum_wt_ += fresh;
-    sum_wt2_ += fresh * fresh;
-    old_wt_ += fresh;
-    if (!adjust_) {
-      // The plain form renormalises so that the old weight is 1 again.
-      sum_wt_ /= old_wt_;
-      sum_wt2_ /= old_wt_ * old_wt_;
-      old_wt_ = Scalar(1);
-    }
-    ++count_;
+  /// Adds (x, y) (for Paired = false, y is ignored), or changes nothing and returns false
+  /// when a moment would overflow (squared deviations beyond the scalar's range, e.g. values
+  /// that differ by more than about 1e154 in double). @pre x and y finite.
+  [[nodiscard]] bool observe(Scalar x, Scalar y) noexcept {
+    ew_moments next = *this;
+    next.observe_unchecked(x, y);
+    if (!std::isfinite(next.cxx_) || !std::isfinite(next.cyy_) || !std::isfinite(next.cxy_) ||
+        !std::isfinite(next.mx_) || !std::isfinite(next.my_))
+      return false;
+    *this = next;
+    return true;
   }
 
   /// A step with no observation. @return status::invalid_argument without a missing mode.
@@ -163,6 +131,51 @@ class ew_moments {
   ew_moments(Scalar a, Scalar b, std::uint64_t warmup, bool adjust, bool bias,
              ema_missing missing) noexcept
       : a_(a), b_(b), warmup_(warmup), adjust_(adjust), bias_(bias), missing_(missing) {}
+
+  // One step of pandas' recursion, in place.
+  void observe_unchecked(Scalar x, Scalar y) noexcept {
+    if (count_ == 0) {
+      // pandas starts the means at the first value with co-moments 0 and unit weights.
+      sx_ = x;
+      sy_ = Paired ? y : Scalar(0);
+      mx_ = my_ = cxx_ = cyy_ = cxy_ = Scalar(0);
+      sum_wt_ = sum_wt2_ = old_wt_ = Scalar(1);
+      count_ = 1;
+      return;
+    }
+    decay();
+    const Scalar fresh = adjust_ ? Scalar(1) : a_;
+    const Scalar r = Scalar(1) / (old_wt_ + fresh);
+    const Scalar keep = old_wt_ * r;
+    const Scalar take = fresh * r;
+    const Scalar dx = x - sx_;
+    const Scalar mx_old = mx_;
+    // pandas skips the mean update when it already equals the value, so that a constant
+    // series keeps a co-moment of exactly 0.
+    if (mx_ != dx) mx_ = keep * mx_ + take * dx;
+    const Scalar ex = dx - mx_;
+    const Scalar ux = mx_old - mx_;
+    cxx_ = keep * (cxx_ + ux * ux) + take * (ex * ex);
+    if constexpr (Paired) {
+      const Scalar dy = y - sy_;
+      const Scalar my_old = my_;
+      if (my_ != dy) my_ = keep * my_ + take * dy;
+      const Scalar ey = dy - my_;
+      const Scalar uy = my_old - my_;
+      cyy_ = keep * (cyy_ + uy * uy) + take * (ey * ey);
+      cxy_ = keep * (cxy_ + ux * uy) + take * (ex * ey);
+    }
+    sum_wt_ += fresh;
+    sum_wt2_ += fresh * fresh;
+    old_wt_ += fresh;
+    if (!adjust_) {
+      // The plain form renormalises so that the old weight is 1 again.
+      sum_wt_ /= old_wt_;
+      sum_wt2_ /= old_wt_ * old_wt_;
+      old_wt_ = Scalar(1);
+    }
+    ++count_;
+  }
 
   // Every weight decays by one step (an observation, or a missing step in absolute mode).
   void decay() noexcept {
