@@ -49,6 +49,34 @@ namespace detail {
   return std::exp2(-1.0 / h);
 }
 
+/// What every prequential metric shares: the averager of its K channels, the counts, reset
+/// and the checkpoint.
+template <std::size_t K>
+class metrics_base {
+ public:
+  /// Samples added since construction or reset().
+  [[nodiscard]] std::uint64_t count() const noexcept { return acc_.count(); }
+  /// Samples the metrics currently average over (at most the window in window mode).
+  [[nodiscard]] std::uint64_t size() const noexcept { return acc_.size(); }
+  /// Forgets every sample (keeps the options and the window buffer).
+  void reset() noexcept { acc_.reset(); }
+
+  /// Writes the form (mode, decay, window) and the state, window buffer included.
+  void save_state(byte_writer& w) const { acc_.save_state(w); }
+  /// Reads what save_state wrote into metrics made with the same options; invalid_argument
+  /// (metrics unchanged) on malformed bytes or another form.
+  [[nodiscard]] status load_state(byte_reader& r) noexcept {
+    return acc_.load_state(r) ? status::ok : status::invalid_argument;
+  }
+
+ protected:
+  metrics_base() = default;
+  explicit metrics_base(const metrics_options& o)
+      : acc_(o.mode, decay_of_half_life(o.half_life), o.window) {}
+
+  averager<K> acc_{};
+};
+
 }  // namespace detail
 
 /// Prequential regression metrics: score the prediction *before* the model learns from the
@@ -61,7 +89,7 @@ namespace detail {
 /// LIMITATION: add() refuses a sample whose squared error overflows, but a window of squared
 /// errors each near the double range can still sum to +inf: mse() then reads +inf and r2()
 /// falls back to 0 (never NaN). Scale such targets first.
-class regression_metrics {
+class regression_metrics : public detail::metrics_base<3> {
  public:
   /// Stable name written into checkpoints.
   static constexpr std::string_view checkpoint_type = "livefit.regression_metrics";
@@ -102,26 +130,9 @@ class regression_metrics {
   }
   /// Mean of the targets.
   [[nodiscard]] double mean_target() const noexcept { return acc_.mean(2); }
-  /// Samples added since construction or reset().
-  [[nodiscard]] std::uint64_t count() const noexcept { return acc_.count(); }
-  /// Samples the metrics currently average over (at most the window in window mode).
-  [[nodiscard]] std::uint64_t size() const noexcept { return acc_.size(); }
-  /// Forgets every sample (keeps the options and the buffer).
-  void reset() noexcept { acc_.reset(); }
-
-  /// Writes the form (mode, decay, window) and the state, window buffer included.
-  void save_state(byte_writer& w) const { acc_.save_state(w); }
-  /// Reads what save_state wrote into metrics made with the same options; invalid_argument
-  /// (metrics unchanged) on malformed bytes or another form.
-  [[nodiscard]] status load_state(byte_reader& r) noexcept {
-    return acc_.load_state(r) ? status::ok : status::invalid_argument;
-  }
 
  private:
-  explicit regression_metrics(const metrics_options& o)
-      : acc_(o.mode, detail::decay_of_half_life(o.half_life), o.window) {}
-
-  detail::averager<3> acc_{};
+  explicit regression_metrics(const metrics_options& o) : metrics_base(o) {}
 };
 
 /// Prequential metrics for binary outcomes scored with a probability: log-loss and accuracy.
@@ -129,7 +140,7 @@ class regression_metrics {
 /// add(outcome, p): outcome is 0 or 1, p the predicted probability of 1. Log-loss clips p to
 /// [1e-15, 1 - 1e-15] (scikit-learn's default eps) so a confident mistake costs 34.5 nats,
 /// not infinity. Accuracy predicts 1 when p >= 0.5.
-class binary_metrics {
+class binary_metrics : public detail::metrics_base<2> {
  public:
   /// Stable name written into checkpoints.
   static constexpr std::string_view checkpoint_type = "livefit.binary_metrics";
@@ -161,26 +172,9 @@ class binary_metrics {
   [[nodiscard]] double log_loss() const noexcept { return acc_.mean(0); }
   /// Share of samples classified correctly at threshold 0.5.
   [[nodiscard]] double accuracy() const noexcept { return acc_.mean(1); }
-  /// Samples added since construction or reset().
-  [[nodiscard]] std::uint64_t count() const noexcept { return acc_.count(); }
-  /// Samples the metrics currently average over.
-  [[nodiscard]] std::uint64_t size() const noexcept { return acc_.size(); }
-  /// Forgets every sample.
-  void reset() noexcept { acc_.reset(); }
-
-  /// Writes the form (mode, decay, window) and the state, window buffer included.
-  void save_state(byte_writer& w) const { acc_.save_state(w); }
-  /// Reads what save_state wrote into metrics made with the same options; invalid_argument
-  /// (metrics unchanged) on malformed bytes or another form.
-  [[nodiscard]] status load_state(byte_reader& r) noexcept {
-    return acc_.load_state(r) ? status::ok : status::invalid_argument;
-  }
 
  private:
-  explicit binary_metrics(const metrics_options& o)
-      : acc_(o.mode, detail::decay_of_half_life(o.half_life), o.window) {}
-
-  detail::averager<2> acc_{};
+  explicit binary_metrics(const metrics_options& o) : metrics_base(o) {}
 };
 
 }  // namespace livefit
