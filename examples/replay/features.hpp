@@ -225,9 +225,11 @@ class stream_decoder {
       t = static_cast<double>(day);
     }
     if (rows_ > 0 && t < last_time_) {
-      err = fail(errc::format_error, r.path() + ":" + std::to_string(r.line()) +
-                                         ": time goes backwards (" + std::to_string(t) +
-                                         " after " + std::to_string(last_time_) + ")");
+      const std::string what =
+          time_col_ != npos ? r.where(time_col_) + ": '" + std::string(trim(fields[time_col_])) + "'"
+                            : r.path() + ":" + std::to_string(r.line()) + ": the date";
+      err = fail(errc::format_error, what + " is earlier than the previous row's time (the "
+                                            "stream must be in time order)");
       return outcome::error;
     }
 

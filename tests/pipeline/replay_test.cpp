@@ -230,6 +230,20 @@ TEST_CASE("replay: bad input gets a message naming file, line and field", "[pipe
     CHECK(replay_error(dir, small_config(csv, one_model)) ==
           csv + ":2: expected 2 fields (as in the header), got 3 (too many)");
   }
+  SECTION("impossible date") {
+    write(csv, "year,month,day,x,y\n1970,1,31,1,2\n1970,2,30,2,4\n");
+    const std::string e = replay_error(
+        dir, "[data]\nfile = \"" + csv + "\"\ntarget = \"y\"\nyear = \"year\"\n" +
+                 "month = \"month\"\nday = \"day\"\n" + one_model);
+    CHECK(e == csv + ":3: column 'day': 1970-2-30 is not a date");
+  }
+  SECTION("time going backwards") {
+    write(csv, "t,x,y\n2001-01-02,1,2\n2001-01-01 23:59,2,4\n");
+    const std::string e = replay_error(
+        dir, "[data]\nfile = \"" + csv + "\"\ntarget = \"y\"\ntime = \"t\"\n" + one_model);
+    CHECK(e == csv + ":3: column 't': '2001-01-01 23:59' is earlier than the previous row's "
+                     "time (the stream must be in time order)");
+  }
   SECTION("unknown model type") {
     const std::string e = replay_error(
         dir, small_config(csv, "[[models]]\nname = \"m\"\ntype = \"rlx\"\n"));
