@@ -153,8 +153,9 @@ class all_of {
   constexpr explicit all_of(G... gates) noexcept((std::is_nothrow_move_constructible_v<G> && ...))
       : gates_(std::move(gates)...) {}
 
-  /// @post The promote reason joins every member's reason with "; " (truncated at the
-  ///       capacity of reason_text).
+  /// @post The promote reason joins every member's reason with "; ".
+  // LIMITATION: reasons live in a fixed reason_text (191 characters) so that deciding never
+  // allocates; a joined reason of more than about three members is cut at the capacity.
   template <class Evidence>
     requires(gate<G, Evidence> && ...)
   [[nodiscard]] decision evaluate(const Evidence& e) const noexcept {

@@ -16,6 +16,10 @@
 // f = 1 every key, exactly, since u < 1. Arms with weights split [0, 1) into consecutive
 // intervals; the last arm with a positive weight ends at exactly 1, so no key falls
 // through (case C21: a key at the very end of the last bucket still gets an arm).
+//
+// LIMITATION: only the two-arm canary is monotone as it grows. Changing the weights of an
+// experiment with three or more arms moves interval bounds, and keys near a moved bound
+// change arm; keep weights fixed for an experiment's life (or start a new split name).
 #ifndef LIVEFIT_DEPLOY_TRAFFIC_SPLIT_HPP
 #define LIVEFIT_DEPLOY_TRAFFIC_SPLIT_HPP
 
