@@ -502,3 +502,32 @@ TEST_CASE("canary_rollout: observe allocates nothing", "[deploy][rollout][alloc]
   CHECK(scope.count() == 0);
   CHECK(bad == 0);
 }
+
+// Soak (hidden): the canary's error rates over many more seeds and a longer horizon than the
+// default suite, for a tighter figure. Run with: livefit_deploy_tests "[.soak][canary]".
+TEST_CASE("canary_rollout: soak of error rates over 2000 seeds",
+          "[deploy][rollout][canary][.soak]") {
+  const auto proto = made(canary_rollout<>::make({}));
+  constexpr int seeds = 2000;
+  int equal_promoted = 0;
+  int equal_rolled_back = 0;
+  int worse_promoted = 0;
+  int better_late = 0;
+  for (int i = 0; i < seeds; ++i) {
+    const auto seed = 100000 + static_cast<std::uint64_t>(i);
+    const trial eq = run(proto, 0.0, seed, 10000);
+    equal_promoted += eq.phase == rollout_phase::completed ? 1 : 0;
+    equal_rolled_back += eq.phase == rollout_phase::rolled_back ? 1 : 0;
+    const trial bad = run(proto, -0.1, seed, 10000);
+    worse_promoted += bad.max_fraction >= 1.0 ? 1 : 0;
+    const trial good = run(proto, 0.1, seed, 10000);
+    better_late += good.phase != rollout_phase::completed || good.samples > 5000 ? 1 : 0;
+  }
+  INFO("seeds 100000..101999, horizon 10000: equal promoted "
+       << equal_promoted << ", equal rolled back " << equal_rolled_back << ", worse at 100% "
+       << worse_promoted << ", better not at 100% within 5000 " << better_late);
+  // alpha + 3 SE over 2000 seeds: 2000 * (0.05 + 3 * 0.0049) = 129.
+  CHECK(equal_promoted + equal_rolled_back <= 129);
+  CHECK(worse_promoted == 0);
+  CHECK(better_late == 0);
+}
