@@ -101,6 +101,9 @@ struct decision {
 ///
 /// @post `evaluate(e)` is a pure function of `e` and the gate's configuration (stateless and
 ///       idempotent, so a gate can be asked as often as wanted) and always fills `reason`.
+/// A gate may also offer `gate_action action(const Evidence&) const noexcept`, the same
+/// action without the reason (formatting text costs far more than deciding); rollouts use it
+/// on every sample through deploy's decide() and ask evaluate() only when they act.
 template <class G, class Evidence>
 concept gate = requires(const G& g, const Evidence& e) {
   { g.evaluate(e) } noexcept -> std::same_as<decision>;

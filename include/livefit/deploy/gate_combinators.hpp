@@ -262,7 +262,7 @@ class not_ {
 };
 
 /// A gate of any type behind one type, for run-time composition (configuration-driven
-/// pipelines, user-defined gates inside a gate_tree).
+/// pipelines, user-defined gates next to parsed ones).
 ///
 /// Holds the gate in an immutable shared block: copies share it, which is safe because gates
 /// are stateless. `evaluate` is one indirect call through a function pointer, with no

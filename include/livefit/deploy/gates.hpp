@@ -3,13 +3,16 @@
 // Each gate reads an `evidence` and returns a `decision` (hold, promote or roll back) with a
 // reason a person can read in an audit log. Gates are stateless and idempotent: `evaluate`
 // is a pure function of the evidence and the gate's options, so the pipeline may ask as
-// often as it likes. They compose with all_of / any_of / not_ (gate_combinators.hpp) at
-// compile time, and with gate_tree (gate_tree.hpp) at run time.
+// often as it likes. Each also answers `action(e)`, the same action without the reason, for
+// callers that ask every sample (see decide()). They compose with all_of / any_of / not_
+// (gate_combinators.hpp) at compile time, and from a text description (gate_parser.hpp) at
+// run time.
 //
 // Usage:
 //   auto g = all_of(min_samples::make({.samples = 500}).value(),
 //                   significant::make({.alpha = 0.05}).value());
-//   decision d = g.evaluate(e);   // d.reason: "significant(sequential): p = 0.003 ..."
+//   decision d = g.evaluate(e);
+//   // d.reason: "min_samples: 800 of 500 samples; significant: sequential: p = 0.003 <= ..."
 #ifndef LIVEFIT_DEPLOY_GATES_HPP
 #define LIVEFIT_DEPLOY_GATES_HPP
 
