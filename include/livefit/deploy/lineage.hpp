@@ -36,11 +36,11 @@ using version_id = std::uint64_t;
 /// Cost: about 2 ns per scalar (a serial multiply chain); add() is noexcept, allocation-free.
 class sample_fingerprint {
  public:
-  static constexpr std::uint64_t prime1 = 0x9E3779B185EBCA87ull;
-  static constexpr std::uint64_t prime2 = 0xC2B2AE3D27D4EB4Full;
-  static constexpr std::uint64_t prime3 = 0x165667B19E3779F9ull;
-  static constexpr std::uint64_t prime4 = 0x85EBCA77C2B2AE63ull;
-  static constexpr std::uint64_t prime5 = 0x27D4EB2F165667C5ull;
+  static constexpr std::uint64_t prime1 = 0x9E3779B185EBCA87ull;  ///< XXH64 PRIME64_1.
+  static constexpr std::uint64_t prime2 = 0xC2B2AE3D27D4EB4Full;  ///< XXH64 PRIME64_2.
+  static constexpr std::uint64_t prime3 = 0x165667B19E3779F9ull;  ///< XXH64 PRIME64_3.
+  static constexpr std::uint64_t prime4 = 0x85EBCA77C2B2AE63ull;  ///< XXH64 PRIME64_4.
+  static constexpr std::uint64_t prime5 = 0x27D4EB2F165667C5ull;  ///< XXH64 PRIME64_5.
 
   /// Absorbs one sample. @pre x is a column vector of float or double, y of the same type.
   template <class Derived>
@@ -83,6 +83,7 @@ class sample_fingerprint {
     return status::ok;
   }
 
+  /// Equal when the running states are (same samples so far, with overwhelming probability).
   friend bool operator==(const sample_fingerprint&, const sample_fingerprint&) = default;
 
  private:
@@ -115,8 +116,8 @@ class sample_fingerprint {
 template <class Model>
 class fingerprinted {
  public:
-  using scalar_type = typename Model::scalar_type;
-  using vector_type = typename Model::vector_type;
+  using scalar_type = typename Model::scalar_type;  ///< The model's scalar type.
+  using vector_type = typename Model::vector_type;  ///< The model's feature vector type.
 
   /// Wraps a model (a fresh one, or the parent version a child is trained from).
   explicit fingerprinted(Model m) : model_(std::move(m)) {}
@@ -127,10 +128,14 @@ class fingerprinted {
     if (s == status::ok) fingerprint_.add(x, y);
     return s;
   }
+  /// The model's prediction for x.
   [[nodiscard]] auto predict(const vector_type& x) const noexcept { return model_.predict(x); }
+  /// The model's dimension.
   [[nodiscard]] auto dim() const noexcept { return model_.dim(); }
 
+  /// The wrapped model.
   [[nodiscard]] const Model& model() const noexcept { return model_; }
+  /// The fingerprint of the samples the model accepted.
   [[nodiscard]] const sample_fingerprint& fingerprint() const noexcept { return fingerprint_; }
 
  private:
@@ -140,8 +145,9 @@ class fingerprinted {
 
 /// A named evaluation figure ("rmse", "mae", "p_value"...) recorded with a version.
 struct figure {
-  std::string name;
-  double value{0.0};
+  std::string name;    ///< What was measured, e.g. "rmse".
+  double value{0.0};   ///< Its value.
+  /// Equal when name and value are.
   friend bool operator==(const figure&, const figure&) = default;
 };
 
@@ -164,6 +170,7 @@ struct lineage {
     return l;
   }
 
+  /// Equal when every field is.
   friend bool operator==(const lineage&, const lineage&) = default;
 };
 

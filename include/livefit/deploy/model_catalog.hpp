@@ -42,8 +42,8 @@ struct model_catalog_options {
 template <class Model, event_sink Sink = null_sink>
 class model_catalog {
  public:
-  using registry_type = registry<Model, Sink>;
-  using handle = std::shared_ptr<registry_type>;
+  using registry_type = registry<Model, Sink>;       ///< One model's registry.
+  using handle = std::shared_ptr<registry_type>;    ///< Keeps a registry alive while held.
 
   /// Makes an empty catalog.
   [[nodiscard]] static result<model_catalog> make(const model_catalog_options& opt) {
@@ -53,7 +53,9 @@ class model_catalog {
     return model_catalog(opt);
   }
 
+  /// Moves the catalog (not while other threads use it).
   model_catalog(model_catalog&&) noexcept = default;
+  /// Moves the catalog (not while other threads use it).
   model_catalog& operator=(model_catalog&&) noexcept = default;
 
   /// Adds a model under `name` ([A-Za-z0-9._-], not starting with '.').

@@ -113,12 +113,12 @@ struct version_info {
 /// One entry of the registry's history: a publication, stage change, promotion, rollback
 /// or drop, with when and why.
 struct stage_change {
-  version_id version{0};
-  stage from{stage::candidate};
-  stage to{stage::candidate};
-  event_kind kind{event_kind::published};
-  double time{0.0};
-  std::string reason;
+  version_id version{0};                   ///< The version concerned.
+  stage from{stage::candidate};            ///< Its stage before.
+  stage to{stage::candidate};              ///< Its stage after.
+  event_kind kind{event_kind::published};  ///< What happened (the event sent to the sink).
+  double time{0.0};                        ///< When, on the registry's clock.
+  std::string reason;                      ///< Why, as the caller said.
 };
 
 /// Versions of one model: publication, a stage machine with promotion and rollback, data
@@ -151,8 +151,8 @@ class registry {
   using node = published_version<Model>;
 
  public:
-  using model_type = Model;
-  using snapshot_type = snapshot<Model>;
+  using model_type = Model;               ///< The model type.
+  using snapshot_type = snapshot<Model>;  ///< What read() returns.
 
   /// Makes an empty registry.
   [[nodiscard]] static result<registry> make(const registry_options& opt, Sink sink = Sink{}) {
@@ -167,7 +167,9 @@ class registry {
 
   registry(const registry&) = delete;
   registry& operator=(const registry&) = delete;
+  /// Moves the registry (not while other threads use it); `other` becomes unusable.
   registry(registry&&) noexcept = default;
+  /// Drops this registry's versions (held snapshots stay valid) and takes over `other`'s.
   registry& operator=(registry&& other) noexcept {
     if (this != &other) {
       release_all();
@@ -215,6 +217,8 @@ class registry {
 
   /// Makes `v` the production version; the previous one becomes retired (and stays a
   /// rollback target). Readers switch with one atomic store.
+  /// @param v       the version to promote.
+  /// @param reason  why, for the history and the event.
   /// @param figures the evaluation figures that got `v` promoted, appended to its lineage.
   /// @pre `v` is a candidate, shadow or canary.
   [[nodiscard]] result<void> promote(version_id v, std::string_view reason = {},
@@ -358,13 +362,17 @@ class registry {
 
   /// The event sink.
   [[nodiscard]] Sink& sink() noexcept { return s_->sink; }
+  /// The options the registry was made with.
   [[nodiscard]] const registry_options& options() const noexcept { return s_->opt; }
 
   // ---- checkpoints --------------------------------------------------------------------
 
   /// Loads a checkpoint file as a new candidate version. The file is verified completely
   /// first; on any error the registry is unchanged and the error says why.
+  /// @param path      the checkpoint file.
   /// @param prototype a model of the expected dimension to load into (dynamic sizes).
+  /// @param origin    the version's lineage.
+  /// @param reason    why, for the history and the event.
   [[nodiscard]] result<version_id> publish_checkpoint(const std::string& path,
                                                       const Model& prototype,
                                                       lineage origin = {},
@@ -414,7 +422,9 @@ class registry {
   /// verified first (manifest, every version file, types, dimensions, checksums, the
   /// consistency of stages); on any error the registry is unchanged. Readers switch to the
   /// restored production version with one atomic store.
+  /// @param dir       the directory save() wrote.
   /// @param prototype a model of the expected dimension to load versions into.
+  /// @param copt      limits of the file reads.
   [[nodiscard]] result<void> restore(const std::string& dir, const Model& prototype,
                                      const checkpoint_options& copt = {})
     requires checkpointable<Model> && std::is_copy_constructible_v<Model>

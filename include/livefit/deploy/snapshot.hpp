@@ -15,8 +15,8 @@ namespace livefit {
 /// published, freed only when no snapshot holds it.
 template <class Model>
 struct published_version {
-  Model model;
-  version_id id{0};
+  Model model;       ///< The model, immutable once published.
+  version_id id{0};  ///< Its version number in its registry.
 };
 
 /// A reader's handle on a published version (production or canary of a registry).
@@ -38,10 +38,12 @@ class snapshot {
   snapshot() noexcept = default;
   snapshot(const snapshot&) = delete;
   snapshot& operator=(const snapshot&) = delete;
+  /// Takes over `other`'s version; `other` becomes empty.
   snapshot(snapshot&& other) noexcept : version_(other.version_), slot_(other.slot_) {
     other.version_ = nullptr;
     other.slot_ = nullptr;
   }
+  /// Releases the current version and takes over `other`'s.
   snapshot& operator=(snapshot&& other) noexcept {
     if (this != &other) {
       reset();
@@ -75,6 +77,7 @@ class snapshot {
 
   /// True when the handle shows a version.
   [[nodiscard]] explicit operator bool() const noexcept { return version_ != nullptr; }
+  /// True when the handle shows no version.
   [[nodiscard]] bool empty() const noexcept { return version_ == nullptr; }
 
   /// The model. @pre !empty()
@@ -82,7 +85,9 @@ class snapshot {
     LIVEFIT_ASSERT(version_ != nullptr);
     return version_->model;
   }
+  /// The model. @pre !empty()
   [[nodiscard]] const Model& operator*() const noexcept { return model(); }
+  /// The model's members. @pre !empty()
   [[nodiscard]] const Model* operator->() const noexcept { return &model(); }
 
   /// The version shown, 0 when empty.
