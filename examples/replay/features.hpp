@@ -256,7 +256,13 @@ class stream_decoder {
       for (double v : year_terms_) x[i++] = v;
     }
     if (cfg_.daily_harmonics > 0) {
-      harmonics(cfg_.daily_harmonics, t - std::floor(t), day_terms_);
+      // Streams in time order repeat a time stamp for many rows (flights: about 16 per
+      // minute): compute the terms when the time changes.
+      if (!day_cached_ || t != cached_time_) {
+        harmonics(cfg_.daily_harmonics, t - std::floor(t), day_terms_);
+        cached_time_ = t;
+        day_cached_ = true;
+      }
       for (double v : day_terms_) x[i++] = v;
     }
 
@@ -332,6 +338,8 @@ class stream_decoder {
   std::vector<double> day_terms_;
   std::int64_t cached_day_{0};
   bool year_cached_{false};
+  double cached_time_{0.0};
+  bool day_cached_{false};
 };
 
 }  // namespace livefit::replay
