@@ -35,7 +35,8 @@ struct immediate_options {
 /// During the watch the evidence compares the new version (challenger) with the previous one
 /// (champion), which is still scored on every sample, so the default gate rolls back a
 /// version that turns out significantly worse or broken. Its promote answers are not needed:
-/// the switch already happened.
+/// the switch already happened. pause() stops counting the watch; automatic rollback stays
+/// on while paused.
 template <class Gate = default_rollout_gate>
 class immediate_rollout : public detail::rollout_base<immediate_rollout<Gate>, Gate> {
   using base = detail::rollout_base<immediate_rollout<Gate>, Gate>;
@@ -87,8 +88,6 @@ class immediate_rollout : public detail::rollout_base<immediate_rollout<Gate>, G
     }
     return status::ok;
   }
-
-  /// Stops counting the watch; automatic rollback stays on.
 
   /// Sends all traffic back to the previous version at once (phase aborted, event
   /// rolled_back). Does nothing once the watch has ended: the previous version may be gone,
