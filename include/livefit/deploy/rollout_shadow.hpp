@@ -98,6 +98,7 @@ class shadow_rollout : public detail::rollout_base<shadow_rollout<Gate>, Gate> {
 
   /// Always 0: a shadow never serves.
   [[nodiscard]] double fraction() const noexcept { return 0.0; }
+
   /// Stable name of the checkpoint record.
   static constexpr std::string_view checkpoint_type = "livefit.shadow_rollout";
 
