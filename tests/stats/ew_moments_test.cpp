@@ -291,6 +291,15 @@ TEST_CASE("ew_covariance: undefined values are reported, never NaN", "[stats][ew
   REQUIRE(c.variance_y().has_value());
   CHECK(*c.variance_y() == 0.0);           // constant series: exactly 0, as pandas
   CHECK_FALSE(c.correlation().has_value());  // pandas: NaN
+
+  // Variances near 1e300 each: their product overflows, the correlation must not.
+  auto big = ew_covariance<double>::make(o).value();
+  for (int t = 0; t < 10; ++t) {
+    const double v = t % 2 == 0 ? 1e150 : -1e150;
+    REQUIRE(big.update(v, v) == status::ok);
+  }
+  REQUIRE(big.correlation().has_value());
+  CHECK_THAT(*big.correlation(), WithinAbs(1.0, 1e-14));  // a few roundings of equal terms
 }
 
 TEST_CASE("ew moments: make() validation, rejection and checkpoints", "[stats][ew_variance]") {

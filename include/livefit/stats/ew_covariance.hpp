@@ -65,9 +65,13 @@ class ew_covariance : public detail::ew_moments_base<Scalar, true> {
   /// the warm-up and when either series has had no spread (pandas returns NaN or inf there).
   [[nodiscard]] std::optional<Scalar> correlation() const noexcept {
     if (!m_.ready() || m_.count() == 0) return std::nullopt;
-    const Scalar vv = m_.cxx() * m_.cyy();
-    if (!(vv > Scalar(0))) return std::nullopt;
-    return m_.cxy() / std::sqrt(vv);
+    // Two square roots, not sqrt(var_x var_y): the product of two finite variances can
+    // overflow.
+    const Scalar sx = std::sqrt(m_.cxx());
+    const Scalar sy = std::sqrt(m_.cyy());
+    if (!(sx > Scalar(0) && sy > Scalar(0))) return std::nullopt;
+    // LIMITATION: not clamped to [-1, 1] (as pandas): rounding can exceed 1 by an ulp or so.
+    return m_.cxy() / sx / sy;
   }
 
  private:

@@ -94,6 +94,8 @@ class rolling_window {
     // whole update otherwise).
     if (++pos_ == buf_.size()) {
       pos_ = 0;
+      // LIMITATION: this update costs O(capacity) (two passes over the window); a caller
+      // with a latency budget per update and a large window sees one slow update per window.
       if (n_ == cap) rederive();
     }
     return status::ok;

@@ -32,6 +32,8 @@ struct time_ema_options {
 /// since 1970 do not fit a double's 53 bits). Equal timestamps are allowed: their values
 /// share the weight of one instant (their mean enters the average). A timestamp earlier than
 /// the last is rejected with status::out_of_order. Copyable value type; not thread-safe.
+// LIMITATION: only the adjusted form (the one pandas offers with times); no plain
+// (adjust=False) time-decayed form and no initial value.
 template <class Scalar>
 class time_ema {
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,

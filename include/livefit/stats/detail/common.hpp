@@ -40,6 +40,8 @@ template <class Scalar>
 /// i.e. 2^477 in double and 2^29 in float. Below it, sums of up to 2^64 squared deviations
 /// (each at most (4 limit)^2, shifts included) stay finite, so the check is on the input,
 /// off the update's dependency chain, instead of on the result.
+// LIMITATION: in float the bound is 2^29 (5.4e8): a float running_stats or rolling_window
+// refuses values that far from its reference value, though their squares would fit.
 template <class Scalar>
 [[nodiscard]] constexpr Scalar deviation_limit() noexcept {
   Scalar v = 1;
