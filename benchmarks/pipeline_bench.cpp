@@ -201,7 +201,8 @@ void BM_Pipeline_replay_flights(benchmark::State& state) {
     std::uint64_t n = 0;
     while (reader->next() == csv_reader::read_status::row) {
       double y = 0.0;
-      if (decoder->decode(*reader, s.x, y, s.time, err) != stream_decoder::outcome::sample) continue;
+      if (decoder->decode(*reader, s.x, y, s.time, err) != stream_decoder::outcome::sample)
+        continue;
       s.y = y;
       s.key = n;
       s.has_key = true;

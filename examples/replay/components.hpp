@@ -115,7 +115,8 @@ inline error config_error(const param_reader& p) {
     page_hinkley_options o;
     o.delta = p.number("delta", o.delta, -detail::inf, detail::inf);
     o.lambda = p.number("lambda", o.lambda, -detail::inf, detail::inf);
-    o.warning_fraction = p.number("warning_fraction", o.warning_fraction, -detail::inf, detail::inf);
+    o.warning_fraction =
+        p.number("warning_fraction", o.warning_fraction, -detail::inf, detail::inf);
     o.min_samples = p.count("min_samples", o.min_samples, 0, std::uint64_t{1} << 40);
     o.direction = direction(o.direction);
     if (p.finish().empty()) d = detail::take<any_detector>(page_hinkley::make(o), p);

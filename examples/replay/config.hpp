@@ -137,7 +137,8 @@ class param_reader {
       if (p->is_text && p->text == a) return p->text;
       list += (list.empty() ? "" : ", ") + std::string(a);
     }
-    error(*p, "must be one of " + list + ", got " + (p->is_text ? "'" + p->text + "'" : "a number"));
+    error(*p, "must be one of " + list + ", got " +
+                  (p->is_text ? "'" + p->text + "'" : std::string("a number")));
     return def;
   }
 
@@ -500,7 +501,8 @@ class toml_walker {
     if (cfg.champion.empty()) cfg.champion = cfg.models.front().name;
     bool found = false;
     for (const auto& m2 : cfg.models) found = found || m2.name == cfg.champion;
-    if (!found) w.error_at(1, "[pipeline] champion '" + cfg.champion + "' is not a [[models]] name");
+    if (!found)
+      w.error_at(1, "[pipeline] champion '" + cfg.champion + "' is not a [[models]] name");
   }
 
   for (const char* s : {"drift", "gate", "rollout"}) {

@@ -93,7 +93,8 @@ class csv_reader {
     r.fields_.reserve(32);
     switch (r.next_line()) {
       case read_status::error: return r.error_;
-      case read_status::end: return fail(errc::format_error, path + ": empty file (no header line)");
+      case read_status::end:
+        return fail(errc::format_error, path + ": empty file (no header line)");
       case read_status::row: break;
     }
     if (!r.split(false)) return r.error_;

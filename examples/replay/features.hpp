@@ -226,8 +226,9 @@ class stream_decoder {
     }
     if (rows_ > 0 && t < last_time_) {
       const std::string what =
-          time_col_ != npos ? r.where(time_col_) + ": '" + std::string(trim(fields[time_col_])) + "'"
-                            : r.path() + ":" + std::to_string(r.line()) + ": the date";
+          time_col_ != npos
+              ? r.where(time_col_) + ": '" + std::string(trim(fields[time_col_])) + "'"
+              : r.path() + ":" + std::to_string(r.line()) + ": the date";
       err = fail(errc::format_error, what + " is earlier than the previous row's time (the "
                                             "stream must be in time order)");
       return outcome::error;

@@ -135,7 +135,8 @@ inline std::string csv_field(std::string_view s) {
 }  // namespace detail
 
 /// Writes `text` to the file `p` (replacing it).
-[[nodiscard]] inline result<void> write_text(const std::filesystem::path& p, const std::string& text) {
+[[nodiscard]] inline result<void> write_text(const std::filesystem::path& p,
+                                             const std::string& text) {
   std::FILE* f = std::fopen(p.string().c_str(), "wb");
   if (f == nullptr) return fail(errc::io_error, p.string() + ": cannot write");
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
@@ -172,7 +173,8 @@ inline std::string csv_field(std::string_view s) {
   if (!decoder) {
     // Feature-set errors are configuration errors: name the configuration file.
     error e = decoder.error();
-    if (e.message.rfind("features: ", 0) == 0) e.message = cfg.path + ": [features] " + e.message.substr(10);
+    if (e.message.rfind("features: ", 0) == 0)
+      e.message = cfg.path + ": [features] " + e.message.substr(10);
     return e;
   }
   const Eigen::Index dim = decoder->dim();
@@ -249,7 +251,6 @@ inline std::string csv_field(std::string_view s) {
   // Output streams.
   const std::filesystem::path dir = ro.output_dir.empty() ? cfg.output_dir : ro.output_dir;
   out.output_dir = dir.string();
-  std::string loss_csv = "row,time,y,served,model,version,abs_error,train_once,train_once_abs_error\n";
   std::vector<chart_point> chart;
   auto roll_served = rolling_window<double>::make({.capacity = cfg.rolling_window});
   if (!roll_served) return roll_served.error();
@@ -261,7 +262,11 @@ inline std::string csv_field(std::string_view s) {
     if (ec) return fail(errc::io_error, dir.string() + ": cannot create directory (" +
                                             ec.message() + ")");
     loss_file = std::fopen((dir / "loss.csv").string().c_str(), "wb");
-    if (loss_file == nullptr) return fail(errc::io_error, (dir / "loss.csv").string() + ": cannot write");
+    if (loss_file == nullptr)
+      return fail(errc::io_error, (dir / "loss.csv").string() + ": cannot write");
+    const std::string header =
+        "row,time,y,served,model,version,abs_error,train_once,train_once_abs_error\n";
+    std::fwrite(header.data(), 1, header.size(), loss_file);
   }
   struct file_closer {
     std::FILE*& f;
@@ -357,7 +362,8 @@ inline std::string csv_field(std::string_view s) {
                          roll_base->mean().value_or(0.0)});
       }
       if (loss_file != nullptr && (out.scored - 1) % cfg.loss_every == 0) {
-        lines_out += std::to_string(lines[i]) + "," + format_time(samples[i].time, out.time_is_date) +
+        lines_out += std::to_string(lines[i]) + "," +
+                     format_time(samples[i].time, out.time_is_date) +
                      "," + num(y, 17) + "," + num(served[i].prediction, 10) + "," +
                      names[served[i].model] + "," + std::to_string(served[i].version) + "," +
                      num(es, 10) + "," + num(base[i].prediction, 10) + "," + num(eb, 10) + "\n";
@@ -376,7 +382,8 @@ inline std::string csv_field(std::string_view s) {
   out.promotions = pipe->promotions();
   out.withdrawals = pipe->withdrawals();
   out.drifts = pipe->drifts();
-  for (std::size_t i = 0; i < pipe->size(); ++i) out.update_failures.push_back(pipe->update_failures(i));
+  for (std::size_t i = 0; i < pipe->size(); ++i)
+    out.update_failures.push_back(pipe->update_failures(i));
   out.final_production = names[pipe->production()];
   for (std::size_t k = 1; k < out.fixed.size(); ++k)
     if (out.fixed[k].errors.mae() < out.fixed[out.best_fixed].errors.mae()) out.best_fixed = k;
@@ -425,8 +432,9 @@ inline std::string csv_field(std::string_view s) {
       else if (e.kind == event_kind::drift)
         marks.push_back({e.time, chart_marker::kind::drift});
     }
-    const std::string title = "Rolling mean absolute error (" + std::to_string(cfg.rolling_window) +
-                              " samples) of " + cfg.stream.target + ": continuous deployment vs train once";
+    const std::string title = "Rolling mean absolute error (" +
+                              std::to_string(cfg.rolling_window) + " samples) of " +
+                              cfg.stream.target + ": continuous deployment vs train once";
     if (auto ok = write_text(dir / "chart.svg",
                                      render_chart(chart, marks, title, "absolute error",
                                                   out.time_is_date));

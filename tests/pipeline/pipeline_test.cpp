@@ -161,7 +161,7 @@ TEST_CASE("pipeline: observe() allocates nothing, promotions and drifts included
   regime_stream<8> s(seed, 2000);
   std::vector<sample<double, 8>> stream;
   for (int i = 0; i < 60000; ++i) stream.push_back(s.next());
-  for (int i = 0; i < 1000; ++i) REQUIRE(p->observe(stream[static_cast<std::size_t>(i)]) == status::ok);
+  for (std::size_t i = 0; i < 1000; ++i) REQUIRE(p->observe(stream[i]) == status::ok);
   const std::uint64_t promotions_before = p->promotions();
   const std::uint64_t drifts_before = p->drifts();
   std::size_t allocations = 0;

@@ -5,6 +5,7 @@
 
 #if defined(LIVEFIT_REPLAY_AVAILABLE)
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -54,7 +55,8 @@ std::string small_config(const std::string& csv, const std::string& models_and_m
          "columns = [\"x\"]\n\n" + models_and_more;
 }
 
-const std::string one_model = "[[models]]\nname = \"m\"\ntype = \"rls\"\nforgetting_factor = 0.99\n";
+const std::string one_model =
+    "[[models]]\nname = \"m\"\ntype = \"rls\"\nforgetting_factor = 0.99\n";
 
 // Runs a replay of configuration text; returns the error message, or "" on success.
 std::string replay_error(const fs::path& dir, const std::string& config_text,
@@ -160,7 +162,8 @@ TEST_CASE("features: lags and EMAs read earlier targets, skipping the first rows
   double y = 0.0, t = 0.0;
   error err;
   std::vector<stream_decoder::outcome> got;
-  while (reader->next() == csv_reader::read_status::row) got.push_back(d->decode(*reader, x, y, t, err));
+  while (reader->next() == csv_reader::read_status::row)
+    got.push_back(d->decode(*reader, x, y, t, err));
   REQUIRE(got.size() == 4);
   CHECK(got[0] == stream_decoder::outcome::lag_warming_up);
   CHECK(got[1] == stream_decoder::outcome::lag_warming_up);
@@ -320,6 +323,11 @@ TEST_CASE("replay: the bundled births run beats train-once and nears the best fi
   CHECK(events.rfind("sample,time,kind,model,version,value,reason\n"
                      "730,1970-12-31,promoted,rls-0.999,1,1,",
                      0) == 0);
+
+  // loss.csv: a header, then one line per scored day.
+  const std::string loss = slurp(out1 / "loss.csv");
+  CHECK(loss.rfind("row,time,y,served,model,version,abs_error,train_once,", 0) == 0);
+  CHECK(std::count(loss.begin(), loss.end(), '\n') == 1 + 6575);
 
   // Determinism: a second run writes the same bytes (the summary holds no timing).
   const fs::path out2 = scratch("births2");
