@@ -71,7 +71,8 @@ TEST_CASE("decayed_least_squares: solves the explicitly weighted ridge problem",
   const double lambda = 0.97, delta = 0.5;
   const stream s = make_stream(seed, n, d);
   auto m = make_dls(lambda, delta, d);
-  for (Eigen::Index i = 0; i < n; ++i) REQUIRE(m.update(s.X.row(i).transpose(), s.y(i)) == status::ok);
+  for (Eigen::Index i = 0; i < n; ++i)
+    REQUIRE(m.update(s.X.row(i).transpose(), s.y(i)) == status::ok);
   // Independent reference: weighted QR of [sqrt(W) X; sqrt(lambda^n delta) I].
   Eigen::MatrixXd A = Eigen::MatrixXd::Zero(n + d, d);
   Eigen::VectorXd b = Eigen::VectorXd::Zero(n + d);

@@ -48,7 +48,8 @@ TEST_CASE("online_standardizer: C05 a mean one ulp off is not divided by roundin
   auto m = online_standardizer<double, 1>::make({1.0});
   REQUIRE(m.has_value());
   using V = Eigen::Matrix<double, 1, 1>;
-  for (int i = 0; i < 1000; ++i) REQUIRE(m->update(V(0.1 + ((i % 3 == 0) ? 1e-17 : 0.0))) == status::ok);
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE(m->update(V(0.1 + ((i % 3 == 0) ? 1e-17 : 0.0))) == status::ok);
   V z;
   REQUIRE(m->transform(V(0.1), z) == status::ok);
   CHECK(std::abs(z(0)) <= 1e-12);

@@ -105,7 +105,8 @@ class online_standardizer {
   [[nodiscard]] scalar_type scale(Eigen::Index i) const noexcept {
     const Scalar sd = std::sqrt(variance(i));
     const Scalar floor =
-        Scalar(64) * std::numeric_limits<Scalar>::epsilon() * std::max(std::abs(mean_(i)), Scalar(1));
+        Scalar(64) * std::numeric_limits<Scalar>::epsilon() *
+        std::max(std::abs(mean_(i)), Scalar(1));
     return sd > floor ? sd : Scalar(1);
   }
   /// The dimension.

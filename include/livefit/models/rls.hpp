@@ -3,6 +3,7 @@
 #ifndef LIVEFIT_MODELS_RLS_HPP
 #define LIVEFIT_MODELS_RLS_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -54,21 +55,31 @@ struct rls_options {
 ///   the same operands (u_i u_j = u_j u_i exactly), so P stays bit-for-bit symmetric. The
 ///   textbook form P - k (P x)' is not, and its asymmetry grows by 1/lambda per update until
 ///   P loses definiteness (about 3,600 updates on the births data at lambda = 0.99).
-/// - Bounded trace (anti-windup): f = min(1/lambda, max_trace / trace(P - u u')), i.e. P is
-///   rescaled to the bound when forgetting would push it past it, as in the constant-trace
+/// - Bounded trace (anti-windup): after the step, when trace(P) > max_trace, P is scaled by
+///   max_trace / trace(P), i.e. rescaled to the bound when forgetting pushed it past, as in
+///   the constant-trace
 ///   algorithm of Goodwin and Sin (Adaptive Filtering Prediction and Control, 1984,
 ///   section 3.3) and the trace-rescaled update of handout case C06. With zero or
 ///   non-exciting input the uncertainty therefore stays bounded, and when excitation returns
 ///   the model converges as from a fresh prior of that trace.
 /// - Refusal: an update is refused (status::numerical_failure, state unchanged) when
-///   s is not >= lambda (x'P x < 0 would mean P lost definiteness), when a diagonal entry of P
-///   would become <= 0, or when any result would not be finite.
+///   x'P x is negative beyond its rounding error (P lost definiteness), when a diagonal entry of P
+///   would not stay > 0, or when any result would not be finite.
+///
+/// LIMITATION: the covariance form works in the scalar's own precision. In float, with
+/// lambda < 1 and collinear or long-unexcited directions, cond(P) can reach about the
+/// bound / ((1 - lambda) / |x|^2), near 1 / eps; updates then run at rounding level and a
+/// diagonal that would cancel to <= 0 is refused (state kept). Use double, a smaller
+/// max_trace, or remove the collinearity when this matters; a square-root (QR) form would
+/// double the usable range at about twice the cost.
 ///
 /// Intercept convention: the model has no implicit intercept; append a constant 1 feature
 /// to x (it is then regularised by the prior like every other coefficient).
 ///
-/// Cost per update: 5d^2 + 12d + O(1) FLOPs (2d^2 for g = P x, 3d^2 for the symmetric
-/// rank-1 step with its scaling, O(d) for the rest), one square root and one division;
+/// Cost per update: 5d^2 + 13d + O(1) FLOPs (2d^2 for g = P x, 3d^2 for the symmetric
+/// rank-1 step with its scaling by 1/lambda, 13d for the two dot products, the gain, the
+/// scaling of u, |u|^2, the diagonal check and the finiteness checks), one square root and
+/// one division; against the minimal 3d^2 + 7d + 2 of a form that updates one triangle;
 /// predict costs one dot product (2d). No allocation after make().
 /// Thread safety: a const model may be read from several threads; update needs exclusive
 /// access.
@@ -121,27 +132,34 @@ class rls {
   ///         bit-identical to before the call.
   [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
     if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
-    // g = P x (P symmetric, so this is also (x'P)').
     g_.noalias() = P_ * x;
-    const Scalar s = lambda_ + x.dot(g_);
-    // s >= lambda holds in exact arithmetic since x'P x >= 0; failing it means P is no
-    // longer positive definite along x. The test also rejects NaN.
-    if (!(s >= lambda_) || !std::isfinite(s)) return status::numerical_failure;
-    const Scalar err = y - w_.dot(x);
-    const Scalar gain = err / s;
-    const Scalar r = Scalar(1) / std::sqrt(s);
+    // x'P x >= 0 in exact arithmetic. Its rounding error is at most about d eps |x|^2
+    // trace(P) (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 3.5),
+    // so a value below minus that bound means P is no longer positive definite along x
+    // (refused), and a smaller negative value is rounding, taken as 0.
+    const Scalar xpx = x.dot(g_);
+    const Scalar slack = static_cast<Scalar>(2 * dim()) *
+                         std::numeric_limits<Scalar>::epsilon() * x.squaredNorm() * trace_;
+    if (!(xpx >= -slack) || !std::isfinite(xpx)) return status::numerical_failure;
+    const Scalar s = lambda_ + std::max(xpx, Scalar(0));
+    const Scalar gain = (y - w_.dot(x)) / s;
     // Candidate coefficients go to scratch first: nothing is committed before every check.
     wk_ = w_ + gain * g_;
-    g_ *= r;  // now u = P x / sqrt(s): P - u u' = P - P x x'P / s
-    // trace(P - u u'), or a negative value when a diagonal entry would not stay > 0.
-    const Scalar pre = detail::downdated_trace(P_, g_);
-    if (!(pre > Scalar(0)) || !detail::all_finite(wk_)) return status::numerical_failure;
-    const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
+    g_ *= Scalar(1) / std::sqrt(s);  // now u = P x / sqrt(s): P - u u' = P - P x x'P / s
+    // The checks below only decide a (well-predicted) branch: they are off the dependency
+    // chain from one update to the next.
+    if (!detail::downdate_keeps_diagonal_positive(P_, g_) || !detail::all_finite(wk_))
+      return status::numerical_failure;
     // Commit.
     w_ = wk_;
-    detail::symmetric_rank1_downdate(P_, g_, f);
-    trace_ = P_.trace();
+    detail::symmetric_rank1_downdate(P_, g_, inv_lambda_);
+    trace_ = (trace_ - g_.squaredNorm()) * inv_lambda_;
     ++n_;
+    // Anti-windup: rescale P to the trace bound when forgetting pushed it past (rare except
+    // under non-exciting input). The running trace is re-summed there and every 256
+    // updates, so its rounding drift stays at a few hundred eps.
+    if (!(trace_ > Scalar(0) && trace_ <= max_trace_) || (n_ & 255U) == 0) [[unlikely]]
+      enforce_trace_bound();
     return status::ok;
   }
 
@@ -191,7 +209,7 @@ class rls {
     }
     const Scalar decay = std::pow(inv_lambda_, static_cast<Scalar>(k));
     if (!std::isfinite(decay)) return status::numerical_failure;
-    const Scalar f = pre * decay > max_trace_ ? max_trace_ / pre : decay;
+    const Scalar f = pre * decay > max_trace_ ? max_trace_ / pre : decay;  // trace bound
     // Commit: the lower triangle gets P - H H', then it is mirrored so P stays exactly
     // symmetric, then scaled.
     w_ = wk_;
@@ -332,6 +350,16 @@ class rls {
         S_(opt.max_block, opt.max_block),
         e_(opt.max_block) {
     reset();
+  }
+
+  // Re-sums trace(P) and scales P down to the bound when above it (elementwise, so P stays
+  // exactly symmetric): the constant-trace rule of Goodwin and Sin.
+  void enforce_trace_bound() noexcept {
+    trace_ = P_.trace();
+    if (trace_ > max_trace_) {
+      P_ *= max_trace_ / trace_;
+      trace_ = P_.trace();
+    }
   }
 
   rls_options opt_;

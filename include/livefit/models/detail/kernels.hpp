@@ -24,38 +24,51 @@ template <class Scalar>
 #endif
 }
 
-/// trace(P - u u') computed entry by entry as the downdate will compute the diagonal, or -1
-/// when one of those diagonal entries would not be > 0 (a necessary condition of positive
-/// definiteness; such an update is refused).
-template <class Matrix, class Vector>
-[[nodiscard]] typename Matrix::Scalar downdated_trace(const Matrix& P, const Vector& u) noexcept {
-  using scalar = typename Matrix::Scalar;
-  scalar sum(0);
-  bool positive = true;
-  for (Eigen::Index i = 0; i < P.rows(); ++i) {
-    const scalar pii = fnms(P(i, i), u(i), u(i));
-    positive = positive && pii > scalar(0);
-    sum += pii;
+/// Eigen functor p - a * a, fused like fnms: the diagonal of P - u u' exactly as the
+/// downdate kernel computes it.
+template <class Scalar>
+struct fnms_square_op {
+  Scalar operator()(const Scalar& p, const Scalar& a) const noexcept { return fnms(p, a, a); }
+  template <class Packet>
+  Packet packetOp(const Packet& p, const Packet& a) const noexcept {
+    using namespace Eigen::internal;
+    return pmadd(pnegate(a), a, p);
   }
-  return positive ? sum : scalar(-1);
+};
+
+/// True when every diagonal entry of P - u u', rounded exactly as the downdate will round it,
+/// stays > 0: a necessary condition of positive definiteness; an update failing it is
+/// refused. O(d), off the dependency chain (it only decides a predictable branch).
+template <class Matrix, class Vector>
+[[nodiscard]] bool downdate_keeps_diagonal_positive(const Matrix& P, const Vector& u) noexcept {
+  using scalar = typename Matrix::Scalar;
+  return (P.diagonal().binaryExpr(u, fnms_square_op<scalar>{}).array() > scalar(0)).all();
 }
 
-/// P <- f (P - u u'), column by column over the whole (column-major) matrix. Entry (i, j) is
-/// fnms(P_ij, u_i, u_j) * f and entry (j, i) is fnms(P_ji, u_j, u_i) * f: equal operands
-/// give equal results, so an exactly symmetric P stays exactly symmetric.
-/// FLOPs: 3 d^2 (one fused multiply-add and one multiply per entry).
+/// Eigen functor p - a * b for a fixed b, fused exactly like fnms in both its scalar and its
+/// packet path (Eigen's pmadd is one FMA instruction whenever FMA is enabled, and plain
+/// multiply-then-add otherwise, as fnms is), so vectorised bodies and scalar tails agree.
+template <class Scalar>
+struct fnms_op {
+  Scalar b;
+  Scalar operator()(const Scalar& p, const Scalar& a) const noexcept { return fnms(p, a, b); }
+  template <class Packet>
+  Packet packetOp(const Packet& p, const Packet& a) const noexcept {
+    using namespace Eigen::internal;
+    return pmadd(pnegate(a), pset1<Packet>(b), p);
+  }
+};
+
+/// P <- f (P - u u'), column by column over the whole matrix. Entry (i, j) is
+/// fnms(P_ij, u_i, u_j) * f and entry (j, i) is fnms(P_ji, u_j, u_i) * f: the product is
+/// exact inside the fused operation (or rounded alike without FMA), so an exactly symmetric P
+/// stays exactly symmetric. FLOPs: 3 d^2 (one fused multiply-add and one multiply per entry).
 template <class Matrix, class Vector>
 inline void symmetric_rank1_downdate(Matrix& P, const Vector& u,
                                      typename Matrix::Scalar f) noexcept {
   using scalar = typename Matrix::Scalar;
-  const Eigen::Index d = P.rows();
-  scalar* __restrict p = P.data();
-  const scalar* __restrict v = u.data();
-  for (Eigen::Index j = 0; j < d; ++j) {
-    const scalar uj = v[j];
-    scalar* __restrict col = p + j * d;
-    for (Eigen::Index i = 0; i < d; ++i) col[i] = fnms(col[i], v[i], uj) * f;
-  }
+  for (Eigen::Index j = 0; j < P.cols(); ++j)
+    P.col(j) = P.col(j).binaryExpr(u, fnms_op<scalar>{u(j)}) * f;
 }
 
 /// In-place Cholesky factorisation S = L L' of a small symmetric matrix, reading and writing
@@ -81,5 +94,18 @@ template <class Block>
 }
 
 }  // namespace livefit::detail
+
+namespace Eigen::internal {
+/// Lets Eigen vectorise livefit's fused p - a * b functor.
+template <class Scalar>
+struct functor_traits<livefit::detail::fnms_op<Scalar>> {
+  enum { Cost = NumTraits<Scalar>::MulCost + NumTraits<Scalar>::AddCost, PacketAccess = true };
+};
+/// Lets Eigen vectorise livefit's fused p - a * a functor.
+template <class Scalar>
+struct functor_traits<livefit::detail::fnms_square_op<Scalar>> {
+  enum { Cost = NumTraits<Scalar>::MulCost + NumTraits<Scalar>::AddCost, PacketAccess = true };
+};
+}  // namespace Eigen::internal
 
 #endif  // LIVEFIT_MODELS_DETAIL_KERNELS_HPP
