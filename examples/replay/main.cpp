@@ -173,18 +173,13 @@ int main(int argc, char** argv) {
     }
   }
   if (!quiet) {
-    std::printf("\n%s", summary.c_str());
-    std::printf("\nspeed (this run; not written to files):\n");
-    const double n = static_cast<double>(r->samples);
-    std::printf("  %-52s %s\n", "continuous deployment (pipeline observe)",
-                rate(n, r->served.seconds).c_str());
-    std::printf("  %-52s %s\n", "train once", rate(n, r->train_once.seconds).c_str());
-    const auto& best = r->fixed[r->best_fixed];
-    std::printf("  %-52s %s\n", ("best fixed: " + best.name).c_str(),
-                rate(n, best.seconds).c_str());
-    std::printf("  %-52s %s\n", "reading and decoding the CSV", rate(n, r->seconds_read).c_str());
-    std::printf("  %-52s %.3f s\n", "whole replay", r->seconds_total);
-    std::printf("\noutputs in %s: events.csv loss.csv chart.svg summary.txt registry/\n",
+    // The terminal's table adds this run's speeds (samples/s of each prediction stream's
+    // observe() calls); summary.txt leaves them out so that it is reproducible.
+    std::printf("\n%s", summary_text(*cfg, *r, true).c_str());
+    std::printf("\nreading and decoding the CSV: %s; whole replay: %.3f s\n",
+                rate(static_cast<double>(r->samples), r->seconds_read).c_str(),
+                r->seconds_total);
+    std::printf("outputs in %s: events.csv loss.csv chart.svg summary.txt registry/\n",
                 r->output_dir.c_str());
   }
   return 0;

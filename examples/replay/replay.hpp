@@ -445,8 +445,10 @@ inline std::string csv_field(std::string_view s) {
   return out;
 }
 
-/// The summary as text (deterministic: no timings).
-[[nodiscard]] inline std::string summary_text(const replay_config& cfg, const replay_result& r) {
+/// The summary as text. Without `with_speed` it is deterministic (summary.txt); with it, the
+/// table gets a samples-per-second column measured in this run (the terminal).
+[[nodiscard]] inline std::string summary_text(const replay_config& cfg, const replay_result& r,
+                                              bool with_speed = false) {
   std::string s;
   s += "stream: " + cfg.stream.file + " (target " + cfg.stream.target + ")\n";
   s += "rows read: " + std::to_string(r.rows) + "; samples: " + std::to_string(r.samples) +
@@ -463,22 +465,27 @@ inline std::string csv_field(std::string_view s) {
   s += "promotions: " + std::to_string(r.promotions) + "; trials withdrawn: " +
        std::to_string(r.withdrawals) + "; drifts: " + std::to_string(r.drifts) +
        "; production at the end: " + r.final_production + "\n\n";
-  auto row = [&](const std::string& name, const error_totals& e) {
+  auto pad_left = [](std::string v, std::size_t w) {
+    if (v.size() < w) v.insert(0, w - v.size(), ' ');
+    return v;
+  };
+  auto row = [&](const std::string& name, const stream_result& e) {
     std::string n = name;
     if (n.size() < 52) n.resize(52, ' ');
-    std::string mae = fixed(e.mae(), 2), rmse = fixed(e.rmse(), 2);
-    if (mae.size() < 10) mae.insert(0, 10 - mae.size(), ' ');
-    if (rmse.size() < 10) rmse.insert(0, 10 - rmse.size(), ' ');
-    return n + mae + rmse + "\n";
+    n += pad_left(fixed(e.errors.mae(), 2), 10) + pad_left(fixed(e.errors.rmse(), 2), 10);
+    if (with_speed) {
+      const double rate = e.seconds > 0.0 ? static_cast<double>(r.samples) / e.seconds : 0.0;
+      n += pad_left(rate >= 1e6 ? fixed(rate / 1e6, 2) + " M" : fixed(rate / 1e3, 1) + " k", 12);
+    }
+    return n + "\n";
   };
-  std::string head = "";
-  head.resize(52, ' ');
-  s += head + "       MAE      RMSE\n";
-  s += row(r.served.name, r.served.errors);
-  s += row(r.train_once.name, r.train_once.errors);
-  s += row("best fixed: " + r.fixed[r.best_fixed].name + " alone", r.fixed[r.best_fixed].errors);
+  std::string head(52, ' ');
+  s += head + "       MAE      RMSE" + (with_speed ? "   samples/s" : "") + "\n";
+  s += row(r.served.name, r.served);
+  s += row(r.train_once.name, r.train_once);
+  s += row("best fixed: " + r.fixed[r.best_fixed].name + " alone", r.fixed[r.best_fixed]);
   for (std::size_t k = 0; k < r.fixed.size(); ++k)
-    if (k != r.best_fixed) s += row("  " + r.fixed[k].name + " alone", r.fixed[k].errors);
+    if (k != r.best_fixed) s += row("  " + r.fixed[k].name + " alone", r.fixed[k]);
   const double best = r.fixed[r.best_fixed].errors.mae();
   s += "\nserved MAE / best fixed MAE: " + fixed(r.served.errors.mae() / best, 3) +
        "; served MAE / train-once MAE: " +
