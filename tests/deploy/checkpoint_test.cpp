@@ -45,6 +45,11 @@ TEST_CASE("crc32c: matches the published check value", "[deploy][checkpoint]") {
   CHECK(detail::crc32c(zeros) == 0x8A9136AAu);
 }
 
+// The models the container is tested with meet the checkpoint contract.
+static_assert(checkpointable<linear_model<double, 2>>);
+static_assert(checkpointable<linear_model<float, Eigen::Dynamic>>);
+static_assert(checkpointable<rls<double, Eigen::Dynamic>>);
+
 TEST_CASE("checkpoint: header layout is the documented one", "[deploy][checkpoint]") {
   linear_model<double, 2> m(2, 0.25);
   const auto bytes = encode_model(m, 7);

@@ -267,6 +267,33 @@ TEST_CASE("registry: reads allocate nothing and snapshots outlive drops and the 
   CHECK(detail::hazard_domain::global().reclaim() == 0);
 }
 
+TEST_CASE("registry: many snapshots per thread and more threads than the static pool",
+          "[deploy][registry]") {
+  auto reg = registry<model4>::make({});
+  REQUIRE(reg->promote(publish_ok(*reg, 3)).has_value());
+
+  // Ten snapshots held at once on one thread: the fifth spills into a second hazard record.
+  std::vector<snapshot<model4>> many;
+  for (int i = 0; i < 10; ++i) many.push_back(reg->read());
+  for (const auto& s : many) CHECK(s.version() == 1);
+  many.clear();
+
+  // More concurrently live reader threads than the 128 static records: all get a record,
+  // all read the right model, and records are recycled when threads end.
+  const int threads = static_cast<int>(detail::hazard_static_records) + 22;
+  std::atomic<int> arrived{0}, wrong{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      auto s = reg->read();
+      if (!s || s->coefficients()(0) != 3.0) wrong.fetch_add(1);
+      arrived.fetch_add(1);
+      while (arrived.load() < threads) std::this_thread::yield();  // all alive at once
+    });
+  for (auto& th : pool) th.join();
+  CHECK(wrong.load() == 0);
+}
+
 namespace {
 
 /// Readers predict while a writer publishes, promotes, rolls back and cycles canaries; a
