@@ -14,7 +14,7 @@
 #include "livefit/core/status.hpp"
 #include "livefit/stats/detail/common.hpp"
 #include "livefit/stats/detail/ema_weights.hpp"
-#include "livefit/stats/detail/finite.hpp"
+#include "livefit/core/detail/finite.hpp"
 #include "livefit/stats/ema_options.hpp"
 
 namespace livefit {

@@ -9,17 +9,10 @@
 
 #include <Eigen/Core>
 
+#include "livefit/core/detail/finite.hpp"
 #include "livefit/core/status.hpp"
 
 namespace livefit::detail {
-
-/// True when every coefficient of `v` is finite. Written as one reduction (x - x is 0 for
-/// finite x and NaN otherwise) so it vectorizes and costs one pass, with no branch per entry.
-template <class Derived>
-[[nodiscard]] bool all_finite(const Eigen::MatrixBase<Derived>& v) noexcept {
-  using scalar = typename Derived::Scalar;
-  return !std::isnan((v.derived() - v.derived()).sum() + scalar(0));
-}
 
 /// The checks every hot-path call runs first: the dimension (only dynamic sizes can differ)
 /// and finiteness of the features and the target.

@@ -1,6 +1,6 @@
-// All-finite checks over many values, fast enough to run before every vector update.
-#ifndef LIVEFIT_STATS_DETAIL_FINITE_HPP
-#define LIVEFIT_STATS_DETAIL_FINITE_HPP
+// all_finite: the NaN/infinity check every hot-path call runs on its inputs, shared by all areas.
+#ifndef LIVEFIT_CORE_DETAIL_FINITE_HPP
+#define LIVEFIT_CORE_DETAIL_FINITE_HPP
 
 #include <bit>
 #include <cstdint>
@@ -33,17 +33,23 @@ template <class Scalar>
   return bad == 0;
 }
 
-/// True when the Eigen expression `Derived` exposes contiguous storage through data().
+/// True when the Eigen vector expression `Derived` exposes contiguous storage through data().
 template <class Derived>
 inline constexpr bool is_contiguous_vector =
     (int{Derived::Flags} & Eigen::DirectAccessBit) != 0 &&
     int{Derived::InnerStrideAtCompileTime} == 1 && int{Derived::ColsAtCompileTime} == 1;
 
-/// all_finite for any Eigen vector expression: the fast loop over contiguous storage, else
+/// True when `Derived` keeps its coefficients in one contiguous block reachable by data():
+/// plain matrices and vectors, and contiguous vector expressions.
+template <class Derived>
+inline constexpr bool is_contiguous_storage =
+    std::is_base_of_v<Eigen::PlainObjectBase<Derived>, Derived> || is_contiguous_vector<Derived>;
+
+/// all_finite for any Eigen expression: the branch-free loop over contiguous storage, else
 /// Eigen's allFinite().
 template <class Derived>
 [[nodiscard]] inline bool all_finite(const Eigen::MatrixBase<Derived>& x) noexcept {
-  if constexpr (is_contiguous_vector<Derived>)
+  if constexpr (is_contiguous_storage<Derived>)
     return all_finite(x.derived().data(), x.size());
   else
     return x.allFinite();
@@ -51,4 +57,4 @@ template <class Derived>
 
 }  // namespace livefit::detail
 
-#endif  // LIVEFIT_STATS_DETAIL_FINITE_HPP
+#endif  // LIVEFIT_CORE_DETAIL_FINITE_HPP
