@@ -443,9 +443,11 @@ class toml_walker {
 
   if (const toml::table* f = table("features")) {
     feature_config& fc = cfg.stream.features;
-    w.only(*f, "features", {"intercept", "columns", "scales", "day_of_week", "yearly_harmonics",
+    w.only(*f, "features", {"intercept", "trend", "columns", "scales", "day_of_week",
+                            "yearly_harmonics",
                             "daily_harmonics", "lags", "emas"});
     w.boolean(*f, "features", "intercept", fc.intercept);
+    w.boolean(*f, "features", "trend", fc.trend);
     w.list(*f, "features", "columns", fc.columns);
     w.list(*f, "features", "scales", fc.scales);
     w.boolean(*f, "features", "day_of_week", fc.day_of_week);

@@ -39,10 +39,14 @@ struct time_config {
 };
 
 /// The derived features of a stream. The feature vector is laid out in this order:
-/// intercept, columns, day-of-week dummies, yearly harmonics, daily harmonics, lags, EMAs.
+/// intercept, trend, columns, day-of-week dummies, yearly harmonics, daily harmonics, lags,
+/// EMAs.
 struct feature_config {
   /// A constant 1 as the first feature. Default: true.
   bool intercept{true};
+  /// Time since the first row, in years of 365.25 days (date streams) or in the time column's
+  /// unit: a linear trend. Default: false.
+  bool trend{false};
   /// Numeric columns taken as features, in order.
   std::vector<std::string> columns;
   /// Multiplier of each column (same length as `columns`, or empty for 1). Default: empty.
@@ -116,11 +120,11 @@ class stream_decoder {
       if (!c) return c.error();
       d.columns_.push_back(*c);
     }
-    if ((f.day_of_week || f.yearly_harmonics > 0 || f.daily_harmonics > 0) &&
+    if ((f.day_of_week || f.yearly_harmonics > 0 || f.daily_harmonics > 0 || f.trend) &&
         !cfg.time.present()) {
       return fail(errc::invalid_argument,
-                  "features: day_of_week and harmonics need a date: set the time column, or "
-                  "the year, month and day columns");
+                  "features: trend, day_of_week and harmonics need a time: set the time "
+                  "column, or the year, month and day columns");
     }
     if (f.yearly_harmonics < 0 || f.yearly_harmonics > 12)
       return fail(errc::invalid_argument, "features: yearly_harmonics must be in [0, 12], got " +
@@ -152,6 +156,7 @@ class stream_decoder {
   [[nodiscard]] static std::vector<std::string> feature_names(const feature_config& f) {
     std::vector<std::string> n;
     if (f.intercept) n.emplace_back("1");
+    if (f.trend) n.emplace_back("trend");
     for (const auto& c : f.columns) n.push_back(c);
     if (f.day_of_week)
       for (const char* d : {"mon", "tue", "wed", "thu", "fri", "sat"}) n.emplace_back(d);
@@ -194,15 +199,20 @@ class stream_decoder {
       const std::string_view s = trim(fields[time_col_]);
       if (parse_date_time(s, t)) {
         day = static_cast<std::int64_t>(std::floor(t));
-      } else if (!parse_double(s, t)) {
-        err = fail(errc::format_error, r.where(time_col_) + ": '" + std::string(s) +
-                                           "' is neither a date (YYYY-MM-DD[ HH:MM[:SS]], "
-                                           "YYYYMMDD) nor a number");
-        return outcome::error;
-      } else if (needs_date()) {
-        err = fail(errc::format_error, r.where(time_col_) + ": '" + std::string(s) +
-                                           "' is not a date, which the calendar features need");
-        return outcome::error;
+      } else {
+        day_based_ = false;  // a plain number in the stream's own unit
+        if (!parse_double(s, t)) {
+          err = fail(errc::format_error, r.where(time_col_) + ": '" + std::string(s) +
+                                             "' is neither a date (YYYY-MM-DD[ HH:MM[:SS]], "
+                                             "YYYYMMDD) nor a number");
+          return outcome::error;
+        }
+        if (needs_date()) {
+          err = fail(errc::format_error,
+                     r.where(time_col_) + ": '" + std::string(s) +
+                         "' is not a date, which the calendar features need");
+          return outcome::error;
+        }
       }
     } else if (!ymd_.empty()) {
       std::int64_t v[3] = {0, 0, 0};
@@ -236,6 +246,10 @@ class stream_decoder {
 
     Eigen::Index i = 0;
     if (cfg_.intercept) x[i++] = 1.0;
+    if (cfg_.trend) {
+      if (rows_ == 0) first_time_ = t;
+      x[i++] = (t - first_time_) / (day_based_ ? 365.25 : 1.0);
+    }
     for (std::size_t c = 0; c < columns_.size(); ++c) {
       double v = 0.0;
       if (is_missing_cell(fields[columns_[c]])) return outcome::missing;
@@ -335,6 +349,8 @@ class stream_decoder {
   std::size_t valid_rows_{0};
   std::uint64_t rows_{0};
   double last_time_{0.0};
+  double first_time_{0.0};
+  bool day_based_{true};  // false once a time cell is a plain number
   std::vector<double> year_terms_;
   std::vector<double> day_terms_;
   std::int64_t cached_day_{0};

@@ -350,6 +350,28 @@ TEST_CASE("replay: the bundled births run beats train-once and nears the best fi
   fs::remove_all(out2);
 }
 
+TEST_CASE("replay: the CO2 stream skips its empty weeks and matches the data's figures",
+          "[pipeline][replay][e2e]") {
+  auto cfg = load_config(std::string(LIVEFIT_REPLAY_CONFIG_DIR) + "/co2.toml");
+  REQUIRE(cfg.has_value());
+  run_options ro;
+  ro.write_files = false;
+  auto r = run_replay(*cfg, ro);
+  REQUIRE(r.has_value());
+  INFO(summary_text(*cfg, *r));
+  // data/README.md, section 2: 2,284 rows, 59 without a value, warm-up 222, 2,003 scored.
+  CHECK(r->rows == 2284);
+  CHECK(r->skipped_missing == 59);
+  CHECK(r->scored == 2003);
+  // Same features as data/README.md (intercept, years, two yearly harmonics): static OLS on
+  // the warm-up has MAE 8.00 there. Train-once here is RLS 0.999 over the warm-up (nearly
+  // equal weights over 222 weeks), so within 2 % of it; RLS 0.99 alone: 0.421 there.
+  CHECK_THAT(r->train_once.errors.mae(), WithinRel(8.00, 0.02));
+  for (const auto& f : r->fixed)
+    if (f.name == "rls-0.99") CHECK_THAT(f.errors.mae(), WithinRel(0.421, 0.05));
+  CHECK(r->served.errors.mae() <= 1.05 * r->fixed[r->best_fixed].errors.mae());
+}
+
 #else
 
 TEST_CASE("replay: tests need the examples (LIVEFIT_BUILD_EXAMPLES=ON)", "[pipeline][replay]") {
