@@ -33,7 +33,11 @@ evidence paired(std::uint64_t n, double champion, double challenger, double var_
   e.challenger_loss = challenger;
   e.diff_mean = champion - challenger;
   e.diff_variance = var_diff;
+  // A hand-made sequential result: seq_p is the evidence for the side the mean is on, and
+  // there is none for the other side.
   e.sequential_p = seq_p;
+  e.sequential_p_better = std::isnan(seq_p) ? seq_p : e.diff_mean > 0.0 ? seq_p : 1.0;
+  e.sequential_p_worse = std::isnan(seq_p) ? seq_p : e.diff_mean < 0.0 ? seq_p : 1.0;
   return e;
 }
 
@@ -93,6 +97,8 @@ struct random_evidence {
     e.diff_mean = figure();
     e.diff_variance = std::fabs(figure());
     e.sequential_p = std::fabs(figure()) / 4.0;
+    e.sequential_p_better = std::fabs(figure()) / 4.0;
+    e.sequential_p_worse = std::fabs(figure()) / 4.0;
     e.production_samples = static_cast<std::uint64_t>(pick(rng)) * 50;
     e.production_loss = figure();
     e.production_baseline = figure();
@@ -141,6 +147,10 @@ TEST_CASE("gates: scenarios decide as documented", "[deploy][gates]") {
   const evidence t_worse = paired(50, 1.0, 1.3, 1.0);
   // Same gain with variance 4: t = 1.0607, p = 0.294: not significant.
   const evidence t_noisy = paired(50, 1.3, 1.0, 4.0);
+  evidence dip = paired(900, 1.0, 1.0002, 1.0);
+  dip.sequential_p = 1e-30;
+  dip.sequential_p_better = 1e-30;
+  dip.sequential_p_worse = 0.7;
 
   const std::vector<scenario> table = {
       // Too few samples: min_samples holds.
@@ -169,10 +179,13 @@ TEST_CASE("gates: scenarios decide as documented", "[deploy][gates]") {
        "challenger worse"},
       // p exactly alpha counts as significant (p <= alpha).
       {"seq at alpha", any_gate(seq), paired(400, 1.0, 0.9, 1, 0.05), gate_action::promote,
-       "p = 0.05 <= alpha"},
+       "p(better) = 0.05, p(worse) = 1, alpha 0.05"},
       // Sequential p above alpha: hold.
       {"seq not yet", any_gate(seq), paired(400, 1.0, 0.9, 1, 0.2), gate_action::hold,
-       "p = 0.2 > alpha"},
+       "p(better) = 0.2"},
+      // Strong earlier evidence of "better", the running mean now dips just below 0 with no
+      // evidence of "worse": not a rollback (the sign of the mean is not a test).
+      {"seq dip", any_gate(seq), dip, gate_action::promote, "p(better) = 1e-30, p(worse) = 0.7"},
       // No sequential test fed: hold.
       {"seq missing", any_gate(seq), paired(400, 1.0, 0.9, 1), gate_action::hold, "no sequential"},
       // Paired t significant, challenger better.
@@ -305,7 +318,7 @@ TEST_CASE("gates: combined reasons say which member decided", "[deploy][gates][c
   d = g.evaluate(e);
   CHECK(d.action == gate_action::promote);
   CHECK(d.reason.view().rfind("min_samples: 500 of 100 samples; sanity: prediction 1 in", 0) == 0);
-  CHECK(d.reason.view().find("; significant: sequential: p = 0.001 <= alpha 0.05") !=
+  CHECK(d.reason.view().find("; significant: sequential: p(better) = 0.001, p(worse) = 1") !=
         std::string_view::npos);
   // any_of lists why each member held.
   const auto h = any_of(made(min_samples::make({.samples = 1000})),

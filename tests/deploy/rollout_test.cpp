@@ -42,6 +42,8 @@ evidence synthetic(std::uint64_t n, double gain, double seq_p) {
   e.diff_mean = gain;
   e.diff_variance = 1.0;
   e.sequential_p = seq_p;
+  e.sequential_p_better = gain > 0.0 ? seq_p : 1.0;
+  e.sequential_p_worse = gain < 0.0 ? seq_p : 1.0;
   return e;
 }
 
@@ -200,7 +202,7 @@ TEST_CASE("canary_rollout: steps, promotion and their events, each with a reason
   CHECK(events[0].reason.view() == "canary started at 1% (step 1 of 3)");
   CHECK(events[1].reason.view().rfind(
             "canary at 1% (step 1 of 3) passed after 101 samples: sanity: no prediction yet; "
-            "significant: sequential: p = 0.01 <= alpha 0.05",
+            "significant: sequential: p(better) = 0.01, p(worse) = 1, alpha 0.05",
             0) == 0);
   CHECK(events[1].sample_index == 0);  // synthetic evidence carries no stream position
   CHECK(events[3].reason.view().rfind("canary at 25% (step 3 of 3) passed after 30", 0) == 0);
@@ -229,7 +231,8 @@ TEST_CASE("canary_rollout: pause stops steps but not the automatic rollback",
   REQUIRE(events.size() == 3);
   CHECK(events[2].kind == event_kind::rollout_aborted);
   CHECK(events[2].reason.view().rfind(
-            "canary at 50% (step 2 of 2) rolled back: significant: sequential: p = 0.001", 0) == 0);
+            "canary at 50% (step 2 of 2) rolled back: significant: sequential: p(better) = 1, "
+          "p(worse) = 0.001", 0) == 0);
 }
 
 TEST_CASE("canary_rollout: abort by hand and step timeout withdraw the canary",

@@ -2,10 +2,12 @@
 //
 // Reference values: scipy 1.10.1 (Debian python3-scipy 1.10.1-2), numpy 1.24.2, unless a line
 // says otherwise; each block names the call that produced it.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <numbers>
 #include <random>
 #include <vector>
 
@@ -367,6 +369,100 @@ TEST_CASE("msprt: C17 false-positive rate with a look after every sample stays <
   std::printf("msprt C17 power: %.4f\n", power);
   CHECK(power >= 0.90);
   CHECK(all_ok);
+}
+
+namespace {
+
+/// Lambda+ (or Lambda- with sign = -1) by direct numerical integration of the likelihood ratio
+/// over the half-normal mixing density 2 phi(theta; 0, tau sigma) on one side: composite
+/// Simpson with 20000 panels over [0, 12 tau sigma], independent of the closed form.
+double half_mixture_lr(double n, double mean, double sigma, double tau, double sign) {
+  const double s = tau * sigma;
+  const int panels = 20000;
+  const double h = 12.0 * s / panels;
+  auto f = [&](double t) {
+    const double theta = sign * t;
+    const double log_lr = n * theta * mean / (sigma * sigma) -
+                          n * theta * theta / (2.0 * sigma * sigma);
+    return 2.0 * std::exp(log_lr - 0.5 * t * t / (s * s)) / (s * std::sqrt(2.0 * std::numbers::pi));
+  };
+  double acc = f(0.0) + f(panels * h);
+  for (int i = 1; i < panels; ++i) acc += (i % 2 == 1 ? 4.0 : 2.0) * f(i * h);
+  return acc * h / 3.0;
+}
+
+}  // namespace
+
+TEST_CASE("msprt: directional p-values equal the integrated half-normal mixtures",
+          "[eval][msprt]") {
+  msprt_options o;
+  o.sigma = 1.0;  // known: Lambda+- are then exact martingales, no plug-in
+  o.tau = 0.5;
+  o.min_samples = 1;
+  auto t = msprt::make(o).value();
+  std::mt19937_64 rng(20261204);
+  std::printf("msprt directional closed-form test: seed 20261204\n");
+  std::normal_distribution<double> z(0.15, 1.0);
+  double sum = 0.0;
+  double min_greater = 1.0;
+  double min_less = 1.0;
+  for (int i = 1; i <= 60; ++i) {
+    const double x = z(rng);
+    sum += x;
+    REQUIRE(t.add(x) == status::ok);
+    const double m = sum / i;
+    min_greater = std::min(min_greater, 1.0 / half_mixture_lr(i, m, 1.0, 0.5, +1.0));
+    min_less = std::min(min_less, 1.0 / half_mixture_lr(i, m, 1.0, 0.5, -1.0));
+    // Simpson's error at this step size is below 1e-10 relative for these smooth integrands;
+    // 1e-8 leaves room for the exp/erfc rounding of the closed form.
+    CHECK_THAT(t.p_value_greater(), WithinRel(std::min(1.0, min_greater), 1e-8));
+    CHECK_THAT(t.p_value_less(), WithinRel(std::min(1.0, min_less), 1e-8));
+  }
+}
+
+TEST_CASE("msprt: a dip after strong evidence one way is not evidence the other way",
+          "[eval][msprt]") {
+  // Regression: a gate read the two-sided running-minimum p-value with the sign of the current
+  // mean and rolled back a challenger it had just found better, once the mean dipped below 0.
+  msprt_options o;
+  o.sigma = 1.0;
+  auto t = msprt::make(o).value();
+  for (int i = 0; i < 400; ++i) REQUIRE(t.add(i % 2 == 0 ? 1.6 : 0.4) == status::ok);  // mean 1
+  for (int i = 0; i < 404; ++i) REQUIRE(t.add(-1.0) == status::ok);  // mean now about -0.005
+  REQUIRE(t.mean() < 0.0);
+  CHECK(t.p_value() < 1e-20);          // the two-sided minimum remembers the strong phase
+  CHECK(t.p_value_greater() < 1e-20);  // which was evidence of a positive mean
+  CHECK(t.p_value_less() > 0.05);      // and none of a negative one
+}
+
+TEST_CASE("msprt: one-sided false-positive rate with a look after every sample <= alpha",
+          "[eval][msprt][C17]") {
+  // Ville's inequality bounds each one-sided share by alpha = 0.05 exactly (known sigma);
+  // 2000 streams give a binomial standard error of 0.0049, so 0.05 + 3 SE = 0.065.
+  const std::uint64_t seed = 777;
+  std::printf("msprt one-sided null: seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> z(0.0, 1.0);
+  msprt_options o;
+  o.sigma = std::sqrt(2.0);
+  const auto proto = msprt::make(o).value();
+  int greater = 0;
+  int less = 0;
+  for (int s = 0; s < 2000; ++s) {
+    auto t = proto;
+    bool g = false;
+    bool l = false;
+    for (int i = 0; i < 1000 && !(g && l); ++i) {
+      REQUIRE(t.add(z(rng) - z(rng)) == status::ok);
+      g = g || t.p_value_greater() <= 0.05;
+      l = l || t.p_value_less() <= 0.05;
+    }
+    greater += g ? 1 : 0;
+    less += l ? 1 : 0;
+  }
+  std::printf("msprt one-sided null: greater %d, less %d of 2000\n", greater, less);
+  CHECK(greater / 2000.0 <= 0.065);
+  CHECK(less / 2000.0 <= 0.065);
 }
 
 TEST_CASE("msprt: no allocation on the hot path", "[eval][msprt]") {

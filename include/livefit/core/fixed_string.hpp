@@ -95,7 +95,7 @@ class fixed_string {
 };
 
 /// The text type of gate reasons and event messages.
-using reason_text = fixed_string<192>;
+using reason_text = fixed_string<384>;
 
 }  // namespace livefit
 

@@ -40,6 +40,13 @@ struct evidence {
   /// with the same differences; valid however often it is looked at. NaN when no sequential
   /// test runs.
   double sequential_p{not_measured};
+  /// Always-valid one-sided p-value of "the challenger is better" (mean difference > 0) from
+  /// the same sequential test. `significant` promotes on this, never on the two-sided value
+  /// with the sign of the current mean (which, as a running minimum, can outlive the evidence
+  /// that made it small). NaN when no sequential test runs.
+  double sequential_p_better{not_measured};
+  /// Always-valid one-sided p-value of "the challenger is worse" (mean difference < 0).
+  double sequential_p_worse{not_measured};
 
   // --- Production version against its own baseline (for no_regression) -------------------
   /// Samples that `production_loss` summarises.

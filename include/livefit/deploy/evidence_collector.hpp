@@ -41,7 +41,7 @@ class evidence_collector {
     return sequential_.add(loss_champion - loss_challenger);
   }
 
-  /// Writes samples, mean losses, difference moments and the sequential p-value into `e`
+  /// Writes samples, mean losses, difference moments and the sequential p-values into `e`
   /// (figures not defined yet, such as a variance from one sample, are written as NaN).
   void fill(evidence& e) const noexcept {
     const std::uint64_t n = paired_.n();
@@ -51,6 +51,8 @@ class evidence_collector {
     e.diff_mean = n > 0 ? paired_.mean_difference() : evidence::not_measured;
     e.diff_variance = n > 1 ? paired_.variance_difference() : evidence::not_measured;
     e.sequential_p = sequential_.p_value();
+    e.sequential_p_better = sequential_.p_value_greater();
+    e.sequential_p_worse = sequential_.p_value_less();
   }
 
   /// Forgets every sample (for a new trial).

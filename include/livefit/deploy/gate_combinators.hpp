@@ -154,8 +154,8 @@ class all_of {
       : gates_(std::move(gates)...) {}
 
   /// @post The promote reason joins every member's reason with "; ".
-  // LIMITATION: reasons live in a fixed reason_text (191 characters) so that deciding never
-  // allocates; a joined reason of more than about three members is cut at the capacity.
+  // LIMITATION: reasons live in a fixed reason_text (383 characters) so that deciding never
+  // allocates; a joined reason of more than about six members is cut at the capacity.
   template <class Evidence>
     requires(gate<G, Evidence> && ...)
   [[nodiscard]] decision evaluate(const Evidence& e) const noexcept {

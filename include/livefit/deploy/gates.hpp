@@ -214,10 +214,17 @@ class significant {
     return significant(o);
   }
 
-  /// Promote when p <= alpha and the challenger has the lower mean loss, roll back (or hold,
-  /// by rollback_when_worse) when p <= alpha and it has the higher one, hold otherwise.
+  /// Sequential test: roll back (or hold, by rollback_when_worse) when the one-sided
+  /// p-value of "challenger worse" is <= alpha, else promote when that of "challenger
+  /// better" is <= alpha, else hold. Paired t (one planned look): the two-sided p-value at
+  /// alpha with the sign of the mean difference.
   [[nodiscard]] gate_action action(const evidence& e) const noexcept {
-    const double p = p_value(e);
+    if (opt_.test == significance_test::sequential) {
+      if (e.sequential_p_worse <= opt_.alpha)
+        return opt_.rollback_when_worse ? gate_action::rollback : gate_action::hold;
+      return e.sequential_p_better <= opt_.alpha ? gate_action::promote : gate_action::hold;
+    }
+    const double p = t_p_value(e);
     if (!(p <= opt_.alpha) || !(e.diff_mean != 0.0)) return gate_action::hold;
     if (e.diff_mean > 0.0) return gate_action::promote;
     return opt_.rollback_when_worse ? gate_action::rollback : gate_action::hold;
@@ -228,24 +235,30 @@ class significant {
     const gate_action a = action(e);
     reason_text r(to_string(opt_.test));
     r.append(": ");
-    const double p = p_value(e);
-    if (std::isnan(p)) {
-      r.append(opt_.test == significance_test::sequential ? "no sequential p-value yet"
-                                                          : "difference moments not available");
-      return make_decision(a, name, r);
-    }
-    if (opt_.test == significance_test::paired_t) {
+    if (opt_.test == significance_test::sequential) {
+      if (std::isnan(e.sequential_p_better) && std::isnan(e.sequential_p_worse))
+        return make_decision(a, name, r.append("no sequential p-value yet"));
+      detail::fig(r.append("p(better) = "), e.sequential_p_better).append(", p(worse) = ");
+      detail::fig(r, e.sequential_p_worse);
+    } else {
+      const double p = t_p_value(e);
+      if (std::isnan(p))
+        return make_decision(a, name, r.append("difference moments not available"));
       const test_result t = paired_t_test(e.samples, e.diff_mean, e.diff_variance);
       if (!t.defined)
         return make_decision(a, name, r.append("t-test undefined at n = ").append(e.samples));
-      detail::fig(r.append("t = "), t.statistic).append(", ");
+      detail::fig(r.append("t = "), t.statistic).append(", p = ");
+      detail::fig(r, p).append(p <= opt_.alpha ? " <=" : " >");
     }
-    r.append("p = ");
-    detail::fig(r, p).append(p <= opt_.alpha ? " <= " : " > ").append("alpha ");
+    r.append(opt_.test == significance_test::sequential ? ", alpha " : " alpha ");
     detail::fig(r, opt_.alpha).append(", mean gain ");
     detail::fig(r, e.diff_mean).append(" over ").append(e.samples).append(" samples");
-    if (p <= opt_.alpha && e.diff_mean != 0.0)
-      r.append(e.diff_mean > 0.0 ? ": challenger better" : ": challenger worse");
+    const bool worse = opt_.test == significance_test::sequential
+                           ? e.sequential_p_worse <= opt_.alpha
+                           : t_p_value(e) <= opt_.alpha && e.diff_mean < 0.0;
+    if (a == gate_action::promote) r.append(": challenger better");
+    if (worse) r.append(a == gate_action::rollback ? ": challenger worse"
+                                                   : ": challenger worse (rollback disabled)");
     return make_decision(a, name, r);
   }
 
@@ -254,11 +267,9 @@ class significant {
  private:
   explicit significant(const significant_options& o) noexcept : opt_(o) {}
 
-  /// The p-value the gate reads, NaN when it has none (no sequential test fed, no finite
-  /// difference moments). An undefined t-test has p = 1 (eval/t_test.hpp).
-  [[nodiscard]] double p_value(const evidence& e) const noexcept {
-    if (std::isnan(e.diff_mean)) return evidence::not_measured;
-    if (opt_.test == significance_test::sequential) return e.sequential_p;
+  /// Two-sided paired t p-value, NaN when the difference moments are not finite. An
+  /// undefined t-test has p = 1 (eval/t_test.hpp).
+  [[nodiscard]] static double t_p_value(const evidence& e) noexcept {
     if (!std::isfinite(e.diff_mean) || !std::isfinite(e.diff_variance))
       return evidence::not_measured;
     return paired_t_test(e.samples, e.diff_mean, e.diff_variance).p_value;

@@ -45,6 +45,16 @@ struct msprt_options {
 /// P(sup_n Lambda_n >= 1/alpha) <= alpha; the always-valid p-value p_n = min(p_{n-1},
 /// 1/Lambda_n) may therefore be compared with alpha after every sample (any stopping rule).
 ///
+/// Directional p-values. Splitting the normal mixture into its two half-normal halves gives
+/// Lambda_n = (Lambda+_n + Lambda-_n) / 2 with Lambda+-_n = 2 Lambda_n Phi(+-z_n), where z_n is
+/// the posterior mean of the effect over its posterior standard deviation,
+/// z_n = n c (m - theta0) / (sigma sqrt(1 + n c^2)). Each half is itself a non-negative
+/// martingale under H0, so p+_n = min_k 1/Lambda+_k and p-_n = min_k 1/Lambda-_k are
+/// always-valid p-values for "the mean is above theta0" and "below theta0". A gate must use
+/// them, not the two-sided p-value with the sign of the current mean: the two-sided p-value is
+/// a running minimum, so after strong evidence one way it stays small while the mean may later
+/// dip the other way, and "p <= alpha and mean < 0" would then reverse a sound decision.
+///
 /// LIMITATION: with sigma unknown the running sample variance is plugged in (as Johari et al.
 /// do for A/B tests); the guarantee is then asymptotic. The tests measure the false-positive
 /// rate with the plug-in over many null streams peeking after every sample.
@@ -91,12 +101,32 @@ class msprt {
       max_log_lr_ = log_lr_;
       p_value_ = std::exp(-log_lr_);
     }
+    // Directional halves: ln Lambda+- = ln 2 + ln Lambda + ln Phi(+-z). Phi <= 1, so a half
+    // can only set a new maximum when ln 2 + ln Lambda exceeds its current one; the erfc is
+    // skipped otherwise.
+    const double upper = log_lr_ + ln2;
+    if (upper > max_log_lr_greater_ || upper > max_log_lr_less_) {
+      const double z = std::sqrt(ratio * n / var) * dev;  // posterior mean / posterior sd
+      // The half on the side of the mean has Phi(|z|) >= 1/2; the other Phi(-|z|).
+      const double near = upper + std::log(0.5 * std::erfc(-std::fabs(z) / sqrt2));
+      const double far = upper + std::log(0.5 * std::erfc(std::fabs(z) / sqrt2));
+      double& max_near = dev > 0.0 ? max_log_lr_greater_ : max_log_lr_less_;
+      double& max_far = dev > 0.0 ? max_log_lr_less_ : max_log_lr_greater_;
+      if (near > max_near) max_near = near;
+      if (far > max_far) max_far = far;
+    }
     return status::ok;
   }
 
   /// Always-valid two-sided p-value in [0, 1] (0 only when 1/Lambda underflows); it never
   /// increases until reset().
   [[nodiscard]] double p_value() const noexcept { return p_value_; }
+  /// Always-valid one-sided p-value of "the mean is above theta0" (p+ above), in [0, 1],
+  /// never increasing until reset(). For loss differences champion - challenger: the
+  /// evidence that the challenger is better.
+  [[nodiscard]] double p_value_greater() const noexcept { return std::exp(-max_log_lr_greater_); }
+  /// Always-valid one-sided p-value of "the mean is below theta0" (p- above).
+  [[nodiscard]] double p_value_less() const noexcept { return std::exp(-max_log_lr_less_); }
   /// ln Lambda_n of the latest sample (0 during burn-in).
   [[nodiscard]] double log_likelihood_ratio() const noexcept { return log_lr_; }
   /// Mean of the observations.
@@ -111,6 +141,8 @@ class msprt {
     p_value_ = 1.0;
     log_lr_ = 0.0;
     max_log_lr_ = 0.0;
+    max_log_lr_greater_ = 0.0;
+    max_log_lr_less_ = 0.0;
   }
 
   /// Writes n, mean, squared deviations, the largest ln Lambda so far and the latest one.
@@ -120,6 +152,8 @@ class msprt {
     w.put_f64(moments_.m2);
     w.put_f64(max_log_lr_);
     w.put_f64(log_lr_);
+    w.put_f64(max_log_lr_greater_);
+    w.put_f64(max_log_lr_less_);
   }
 
   /// Reads what save_state wrote; on malformed bytes returns invalid_argument, state kept.
@@ -127,29 +161,45 @@ class msprt {
     detail::running_moments m;
     double max_llr = 0.0;
     double llr = 0.0;
+    double max_greater = 0.0;
+    double max_less = 0.0;
     r.get_u64(m.n);
     r.get_f64(m.mean);
     r.get_f64(m.m2);
     r.get_f64(max_llr);
     r.get_f64(llr);
+    r.get_f64(max_greater);
+    r.get_f64(max_less);
+    // Each half is at most ln 2 above the two-sided maximum (Lambda+- <= 2 Lambda).
+    const auto half_ok = [max_llr](double h) {
+      return h >= 0.0 && std::isfinite(h) && h <= max_llr + ln2;
+    };
     if (!r.ok() || !std::isfinite(m.mean) || !(m.m2 >= 0.0) || !std::isfinite(m.m2) ||
-        !(max_llr >= 0.0) || !std::isfinite(max_llr) || !std::isfinite(llr) || llr > max_llr)
+        !(max_llr >= 0.0) || !std::isfinite(max_llr) || !std::isfinite(llr) ||
+        llr > max_llr || !half_ok(max_greater) || !half_ok(max_less))
       return status::invalid_argument;
     moments_ = m;
     max_log_lr_ = max_llr;
     p_value_ = std::exp(-max_llr);
     log_lr_ = llr;
+    max_log_lr_greater_ = max_greater;
+    max_log_lr_less_ = max_less;
     return status::ok;
   }
 
  private:
   explicit msprt(const msprt_options& o) noexcept : options_(o) {}
 
+  static constexpr double ln2 = 0.69314718055994530942;
+  static constexpr double sqrt2 = 1.41421356237309504880;
+
   msprt_options options_;
   detail::running_moments moments_{};
   double p_value_{1.0};
   double log_lr_{0.0};
   double max_log_lr_{0.0};  ///< max(0, largest ln Lambda so far): p_value_ = exp(-max_log_lr_)
+  double max_log_lr_greater_{0.0};  ///< max(0, largest ln Lambda+ so far)
+  double max_log_lr_less_{0.0};     ///< max(0, largest ln Lambda- so far)
 };
 
 }  // namespace livefit
