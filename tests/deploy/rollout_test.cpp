@@ -350,7 +350,7 @@ TEST_CASE("immediate_rollout: switches at once, rolls back at once, completes af
   CHECK(events[1].reason.view() == "rolled back by hand: pager");
 }
 
-TEST_CASE("shadow_rollout: never serves; passes a better challenger, rejects a worse one",
+TEST_CASE("shadow_rollout: never serves, passes a better challenger, rejects a worse one",
           "[deploy][rollout][shadow]") {
   const auto proto = made(shadow_rollout<>::make({.min_samples = 200, .max_samples = 5000}));
   for (std::uint64_t seed = 77; seed < 87; ++seed) {

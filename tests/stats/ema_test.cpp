@@ -373,7 +373,7 @@ TEMPLATE_TEST_CASE("ema: rejected input leaves the state bit-identical", "[stats
   }
 }
 
-TEST_CASE("ema: checkpoint round trip is bit-exact; bad bytes change nothing", "[stats][ema]") {
+TEST_CASE("ema: checkpoint round trip is bit-exact, bad bytes change nothing", "[stats][ema]") {
   ema_options o;
   o.alpha = 0.1;
   o.adjust = true;

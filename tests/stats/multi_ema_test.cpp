@@ -136,7 +136,7 @@ TEST_CASE("multi_ema: wrong size or a non-finite value leaves the state bit-iden
   CHECK(m.count() == 1);
 }
 
-TEST_CASE("multi_ema: checkpoint round trip; a mismatched size is refused", "[stats][multi_ema]") {
+TEST_CASE("multi_ema: checkpoint round trip, a mismatched size is refused", "[stats][multi_ema]") {
   ema_options o;
   o.alpha = 0.25;
   auto a = multi_ema<float>::make(o, 6).value();

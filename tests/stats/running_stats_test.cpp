@@ -217,7 +217,7 @@ TEST_CASE("rolling_window: variance at mean 1e9 and spread 1e-3 over many window
   CHECK(worst < 1e-9);
 }
 
-TEST_CASE("rolling_window: never allocates after make(); rejection; checkpoint",
+TEST_CASE("rolling_window: never allocates after make(), rejection, checkpoint",
           "[stats][rolling_window]") {
   rolling_window_options o;
   CHECK(rolling_window<double>::make(o).error().message ==
