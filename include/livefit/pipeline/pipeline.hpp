@@ -542,6 +542,10 @@ class pipeline {
 
   // Publishes model i and makes it production in the registry. A registry that refuses
   // (or runs out of memory) leaves the version at 0: serving goes on from the model itself.
+  // LIMITATION: publishing to a registry copies the model and allocates (on a promotion,
+  // not per sample); the lineage's samples and fingerprint are those of the whole stream the
+  // pipeline learnt from, not of the model's own history (a challenger reset by a drift
+  // learnt from a suffix of it).
   void publish(std::size_t i, std::string_view why) noexcept {
     lineage l;
     l.parent = version_[production_];
