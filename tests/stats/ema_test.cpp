@@ -465,3 +465,33 @@ TEST_CASE("ema: a million updates allocate nothing", "[stats][ema][alloc]") {
   CHECK(allocations == 0);
   CHECK(e.count() > 900'000);
 }
+
+// --- overflow of finite input (issue 3 follow-up) ------------------------------------------
+
+TEST_CASE("ema: an average that would overflow is refused, state unchanged",
+          "[stats][ema][overflow]") {
+  // Defect: repeated DBL_MAX gave value() = inf after 2-6 updates (adjust = true, alpha 0.3,
+  // 0.7, 0.9): keep * max + take * max rounds past max. Expected: numerical_failure.
+  constexpr double big = std::numeric_limits<double>::max();
+  for (const double a : {0.3, 0.7, 0.9}) {
+    for (const bool adjust : {true, false}) {
+      ema_options o;
+      o.alpha = a;
+      o.adjust = adjust;
+      auto e = ema<double>::make(o).value();
+      int refused = 0;
+      for (int i = 0; i < 20; ++i) {
+        const ema<double> before = e;
+        const status s = e.update(i % 2 == 0 ? big : big * (1.0 - 1e-16));
+        REQUIRE((s == status::ok || s == status::numerical_failure));
+        REQUIRE(std::isfinite(e.value()));
+        if (s == status::numerical_failure) {
+          ++refused;
+          CHECK(e.count() == before.count());
+          CHECK(e.value() == before.value());
+        }
+      }
+      CHECK(e.count() + static_cast<std::uint64_t>(refused) == 20);
+    }
+  }
+}

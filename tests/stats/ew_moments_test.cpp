@@ -2,6 +2,7 @@
 // with pandas, stability on huge means (case C03), rejection, checkpoints, allocation.
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <random>
@@ -368,4 +369,50 @@ TEST_CASE("ew moments: a million updates allocate nothing", "[stats][ew_covarian
   }
   CHECK(ok);
   CHECK(allocations == 0);
+}
+
+// --- overflow of finite input (issue 3 follow-up) ------------------------------------------
+
+TEST_CASE("ew_variance: a bias-corrected variance that would overflow is refused",
+          "[stats][ew_variance][overflow]") {
+  // Defect: alpha 0.5, adjust = false, values 0, 1.3e154, -1.3e154 gave variance() = inf:
+  // the biased moment is finite, the correction factor (>= 1) pushed it past the maximum.
+  ew_moments_options o;
+  o.ema.alpha = 0.5;
+  o.ema.adjust = false;
+  auto v = ew_variance<double>::make(o).value();
+  REQUIRE(v.update(0.0) == status::ok);
+  REQUIRE(v.update(1.3e154) == status::ok);
+  REQUIRE(v.variance().has_value());
+  const double var = *v.variance();
+  const double mean = v.mean();
+  CHECK(v.update(-1.3e154) == status::numerical_failure);
+  CHECK(v.count() == 2);
+  CHECK(*v.variance() == var);
+  CHECK(v.mean() == mean);
+  // Every accepted state reports finite moments.
+  std::mt19937_64 rng(31);
+  std::printf("ew_variance overflow sweep: seed 31\n");
+  std::uniform_real_distribution<double> u(-1.3e154, 1.3e154);
+  auto w = ew_variance<double>::make(o).value();
+  for (int i = 0; i < 1000; ++i) {
+    const status s = w.update(u(rng));
+    REQUIRE((s == status::ok || s == status::numerical_failure));
+    if (const auto x = w.variance()) REQUIRE(std::isfinite(*x));
+    REQUIRE(std::isfinite(w.mean()));
+  }
+}
+
+TEST_CASE("ew_covariance: a covariance that would overflow is refused",
+          "[stats][ew_covariance][overflow]") {
+  ew_moments_options o;
+  o.ema.alpha = 0.5;
+  o.ema.adjust = false;
+  auto c = ew_covariance<double>::make(o).value();
+  REQUIRE(c.update(0.0, 0.0) == status::ok);
+  REQUIRE(c.update(1.3e154, 1.3e154) == status::ok);
+  CHECK(c.update(-1.3e154, -1.3e154) == status::numerical_failure);
+  CHECK(c.count() == 2);
+  REQUIRE(c.covariance().has_value());
+  CHECK(std::isfinite(*c.covariance()));
 }

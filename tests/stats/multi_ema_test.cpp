@@ -277,3 +277,51 @@ TEST_CASE("time_ema: make() validation and checkpoint round trip", "[stats][time
   byte_reader rc(w.bytes());
   CHECK(c.load_state(rc) == status::invalid_argument);
 }
+
+// --- overflow of finite input (issue 3 follow-up) ------------------------------------------
+
+TEST_CASE("time_ema: an average that would overflow is refused, state unchanged",
+          "[stats][time_ema][overflow]") {
+  // Defect: repeated DBL_MAX gave value() = inf after 3 updates.
+  constexpr double big = std::numeric_limits<double>::max();
+  time_ema_options o;
+  o.halflife = 10.0;
+  auto e = time_ema<double>::make(o).value();
+  bool refused = false;
+  for (std::int64_t t = 0; t < 20; ++t) {
+    const time_ema<double> before = e;
+    const status s = e.update(3 * t, big);  // 3 ticks apart: the unguarded sum overflowed
+    REQUIRE((s == status::ok || s == status::numerical_failure));
+    REQUIRE(std::isfinite(e.value()));
+    if (s == status::numerical_failure) {
+      refused = true;
+      CHECK(e.count() == before.count());
+      CHECK(e.last_time() == before.last_time());
+      CHECK(e.value() == before.value());
+    }
+  }
+  CHECK(refused);  // the unguarded update reached inf here: the guard must have fired
+}
+
+TEST_CASE("multi_ema: an average that would overflow is refused, state unchanged",
+          "[stats][multi_ema][overflow]") {
+  constexpr double big = std::numeric_limits<double>::max();
+  ema_options o;
+  o.alpha = 0.7;
+  o.adjust = true;
+  auto e = multi_ema<double, 2>::make(o, 2).value();
+  bool refused = false;
+  for (int i = 0; i < 20; ++i) {
+    const Eigen::Vector2d before = e.value();
+    const std::uint64_t n = e.count();
+    const status s = e.update(Eigen::Vector2d(1.0, big));
+    REQUIRE((s == status::ok || s == status::numerical_failure));
+    REQUIRE(e.value().allFinite());
+    if (s == status::numerical_failure) {
+      refused = true;
+      CHECK(e.count() == n);
+      CHECK(e.value() == before);
+    }
+  }
+  CHECK(refused);
+}

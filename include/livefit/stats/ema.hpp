@@ -48,17 +48,27 @@ class ema {
   }
 
   /// Adds one observation.
-  /// @return status::ok; status::non_finite_input for NaN or infinity (nothing changes).
+  /// @return status::ok; status::non_finite_input for NaN or infinity;
+  ///         status::numerical_failure when the new average would overflow (finite values
+  ///         near the scalar's maximum). On error nothing changes.
   [[nodiscard]] status update(Scalar x) noexcept {
     if (!std::isfinite(x)) [[unlikely]]
       return status::non_finite_input;
     if (w_.steady()) [[likely]] {
-      // The only work on the chain from one value to the next: one FMA.
-      y_ = detail::mul_add(w_.keep(), y_, w_.take() * x);
+      // The only work on the chain from one value to the next: one FMA, then one finiteness
+      // test of the result (a convex combination of values near the scalar's maximum can
+      // round past it: keep*max + take*max > max).
+      const Scalar y = detail::mul_add(w_.keep(), y_, w_.take() * x);
+      if (!std::isfinite(y)) [[unlikely]]
+        return status::numerical_failure;
+      y_ = y;
       w_.commit_steady();
     } else {
       const detail::ema_step<Scalar> s = w_.next();
-      y_ = detail::mul_add(s.keep, y_, s.take * x);
+      const Scalar y = detail::mul_add(s.keep, y_, s.take * x);
+      if (!std::isfinite(y)) [[unlikely]]
+        return status::numerical_failure;
+      y_ = y;
       w_.commit(s);
     }
     return status::ok;

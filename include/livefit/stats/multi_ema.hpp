@@ -61,7 +61,8 @@ class multi_ema {
 
   /// Adds one observation of every series.
   /// @return status::ok; status::dimension_mismatch when x.size() != dim();
-  ///         status::non_finite_input when any value is NaN or infinite. On error nothing
+  ///         status::non_finite_input when any value is NaN or infinite;
+  ///         status::numerical_failure when an average would overflow. On error nothing
   ///         changes (use the missing-value mode's skip() for a step with no data).
   template <class Derived>
   [[nodiscard]] status update(const Eigen::MatrixBase<Derived>& x) noexcept {
@@ -78,16 +79,23 @@ class multi_ema {
     if constexpr (detail::is_contiguous_vector<Derived>) {
       const Scalar* xs = x.derived().data();
       detail::bits_of<Scalar> bad = 0;
+      detail::bits_of<Scalar> overflow = 0;
       for (Eigen::Index j = 0; j < y_[0].size(); ++j) {
         bad |= detail::non_finite_bit(xs[j]);
         out[j] = s.keep * in[j] + s.take * xs[j];
+        overflow |= detail::non_finite_bit(out[j]);
       }
       if (bad != 0) [[unlikely]]
         return status::non_finite_input;
+      // Finite values near the scalar's maximum can average past it (keep*max + take*max).
+      if (overflow != 0) [[unlikely]]
+        return status::numerical_failure;
     } else {
       if (!x.allFinite()) [[unlikely]]
         return status::non_finite_input;
       y_[cur_ ^ 1u].array() = s.keep * y_[cur_].array() + s.take * x.array();
+      if (!y_[cur_ ^ 1u].allFinite()) [[unlikely]]
+        return status::numerical_failure;
     }
     cur_ = static_cast<std::uint8_t>(cur_ ^ 1u);
     if (steady)

@@ -3,9 +3,11 @@
 #ifndef LIVEFIT_STATS_ROLLING_WINDOW_HPP
 #define LIVEFIT_STATS_ROLLING_WINDOW_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -164,10 +166,40 @@ class rolling_window {
       return status::invalid_argument;
     for (Scalar& v : sums)
       if (!r.get_scalar(v) || !std::isfinite(v)) return status::invalid_argument;
+    // The derived sums must agree with the values (a valid CRC proves the bytes, not the
+    // state: shift = 1e300 over {1, 2} loaded and reported a mean of 1e300). Empty: all 0.
+    // Else every value within 2 deviation_limit of the shift (the update's invariant), and
+    // mean and m2 within the rounding an update sequence accumulates between two rederives
+    // (at most capacity updates, each off by a few eps of the spread D): 8 cap eps D for
+    // the mean and 8 cap eps n D^2 for m2, recomputed here by two passes.
+    if (n == 0 && (sums[0] != Scalar(0) || sums[1] != Scalar(0) || sums[2] != Scalar(0)))
+      return status::invalid_argument;
     byte_reader probe = r;
+    const Scalar limit = Scalar(2) * detail::deviation_limit<Scalar>();
+    Scalar sum{0}, spread{0};
     for (std::uint64_t i = 0; i < n; ++i) {
       Scalar v{};
-      if (!probe.get_scalar(v) || !std::isfinite(v)) return status::invalid_argument;
+      if (!probe.get_scalar(v) || !std::isfinite(v) || !(std::abs(v - sums[0]) <= limit))
+        return status::invalid_argument;
+      sum += v - sums[0];
+      spread = std::max(spread, std::abs(v - sums[0]));
+    }
+    if (n > 0) {
+      const Scalar count = static_cast<Scalar>(n);
+      const Scalar mean = sum / count;
+      probe = r;
+      Scalar m2{0};
+      for (std::uint64_t i = 0; i < n; ++i) {
+        Scalar v{};
+        (void)probe.get_scalar(v);
+        m2 += (v - sums[0] - mean) * (v - sums[0] - mean);
+      }
+      const Scalar slack = Scalar(8) * static_cast<Scalar>(cap) *
+                           std::numeric_limits<Scalar>::epsilon();
+      const Scalar tiny = std::numeric_limits<Scalar>::min();
+      if (!(std::abs(sums[1] - mean) <= slack * spread + tiny) ||
+          !(std::abs(sums[2] - m2) <= slack * count * spread * spread + tiny))
+        return status::invalid_argument;
     }
     // Checked: commit, rebuilding the monotonic queues from the values.
     reset();

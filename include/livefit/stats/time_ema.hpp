@@ -54,7 +54,8 @@ class time_ema {
 
   /// Adds the observation x made at time t (ticks).
   /// @return status::ok; status::non_finite_input for NaN or infinite x;
-  ///         status::out_of_order when t is earlier than the last accepted timestamp.
+  ///         status::out_of_order when t is earlier than the last accepted timestamp;
+  ///         status::numerical_failure when the new average would overflow.
   ///         On error nothing changes.
   [[nodiscard]] status update(std::int64_t t, Scalar x) noexcept {
     if (!std::isfinite(x)) [[unlikely]]
@@ -76,7 +77,12 @@ class time_ema {
     const auto old = static_cast<Scalar>(static_cast<double>(weight_) *
                                          std::exp2(-elapsed / halflife_));
     const Scalar r = Scalar(1) / (old + Scalar(1));
-    y_ = detail::mul_add(old * r, y_, r * x);
+    // One finiteness test of the candidate: a weighted average of values near the scalar's
+    // maximum can round past it.
+    const Scalar y = detail::mul_add(old * r, y_, r * x);
+    if (!std::isfinite(y)) [[unlikely]]
+      return status::numerical_failure;
+    y_ = y;
     weight_ = old + Scalar(1);
     last_ = t;
     ++count_;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 
+#include "livefit/core/detail/finite.hpp"
 #include "livefit/core/result.hpp"
 #include "livefit/core/serialize.hpp"
 #include "livefit/core/status.hpp"
@@ -62,8 +63,16 @@ class ew_moments {
   [[nodiscard]] bool observe(Scalar x, Scalar y) noexcept {
     ew_moments next = *this;
     next.observe_unchecked(x, y);
-    if (!std::isfinite(next.cxx_) || !std::isfinite(next.cyy_) || !std::isfinite(next.cxy_) ||
-        !std::isfinite(next.mx_) || !std::isfinite(next.my_))
+    // One branch-free finiteness test over the candidate and everything it reports: the
+    // bias correction (a factor >= 1) can overflow a moment that is itself finite (case:
+    // 0, 1.3e154, -1.3e154 at alpha 0.5), and shift + offset can overflow a mean.
+    const Scalar f = next.correction();
+    const bits_of<Scalar> bad =
+        non_finite_bit(next.cxx_ * f) | non_finite_bit(next.cyy_ * f) |
+        non_finite_bit(next.cxy_ * f) | non_finite_bit(next.sx_ + next.mx_) |
+        non_finite_bit(next.sy_ + next.my_) | non_finite_bit(next.mx_) |
+        non_finite_bit(next.my_);
+    if (bad != 0) [[unlikely]]
       return false;
     *this = next;
     return true;
@@ -87,10 +96,9 @@ class ew_moments {
   [[nodiscard]] std::optional<Scalar> finish(Scalar c) const noexcept {
     if (!ready() || count_ == 0) return std::nullopt;
     if (bias_) return c;
-    const Scalar num = sum_wt_ * sum_wt_;
-    const Scalar den = num - sum_wt2_;
+    const Scalar den = sum_wt_ * sum_wt_ - sum_wt2_;
     if (!(den > Scalar(0))) return std::nullopt;
-    return num / den * c;
+    return correction() * c;
   }
   [[nodiscard]] Scalar cxx() const noexcept { return cxx_; }
   [[nodiscard]] Scalar cyy() const noexcept { return cyy_; }
@@ -131,6 +139,15 @@ class ew_moments {
   ew_moments(Scalar a, Scalar b, std::uint64_t warmup, bool adjust, bool bias,
              ema_missing missing) noexcept
       : a_(a), b_(b), warmup_(warmup), adjust_(adjust), bias_(bias), missing_(missing) {}
+
+  // The factor finish() applies: (sum w)^2 / ((sum w)^2 - sum w^2), or 1 where finish()
+  // applies none (biased estimate, or the correction undefined).
+  [[nodiscard]] Scalar correction() const noexcept {
+    if (bias_) return Scalar(1);
+    const Scalar num = sum_wt_ * sum_wt_;
+    const Scalar den = num - sum_wt2_;
+    return den > Scalar(0) ? num / den : Scalar(1);
+  }
 
   // One step of pandas' recursion, in place.
   void observe_unchecked(Scalar x, Scalar y) noexcept {
