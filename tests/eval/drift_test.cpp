@@ -325,6 +325,35 @@ TEST_CASE("ddm: C10 constant error streams raise nothing, a rise is found in the
   }
 }
 
+TEST_CASE("ddm: an error-free start does not make the first error a drift",
+          "[eval][ddm][C10]") {
+  // Defect: 1000 correct predictions set s_min = 0, so one error then read as a drift.
+  auto d = ddm::make({}).value();
+  for (int t = 0; t < 1000; ++t) REQUIRE(d.update(0.0) == status::ok);
+  REQUIRE(d.update(1.0) == status::ok);
+  CHECK(d.state() == drift_state::none);
+  CHECK(d.drift_count() == 0);
+}
+
+TEST_CASE("ddm: few false drifts on a stationary low error rate", "[eval][ddm]") {
+  // Defect: Bernoulli(0.001) over 1e6 samples gave 61 false drifts (about 180 expected in
+  // these 3 streams). With the minimum recorded from the fifth error on: 0, 0 and 4 here
+  // (seeds 101-103), 2 in all over 10 other streams (seeds 1-10); recording from the first
+  // error gave 17 over those 10. The bound leaves room for a different standard library's
+  // uniform_real_distribution while staying far below the defect.
+  std::size_t total = 0;
+  for (std::uint64_t seed = 101; seed <= 103; ++seed) {
+    auto rng = seeded(seed, "ddm low rate");
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    auto d = ddm::make({}).value();
+    const auto alarms =
+        drifts_of(d, 1000000, [&](std::uint64_t) { return u(rng) < 0.001 ? 1.0 : 0.0; });
+    std::printf("ddm: %zu false drifts in 1e6 Bernoulli(0.001) samples\n", alarms.size());
+    total += alarms.size();
+  }
+  CHECK(total <= 8);
+}
+
 TEST_CASE("ddm: rejects values outside [0, 1] without changing state", "[eval][ddm]") {
   auto d = ddm::make({}).value();
   REQUIRE(d.update(1.0) == status::ok);

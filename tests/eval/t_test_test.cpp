@@ -159,8 +159,8 @@ TEST_CASE("welch_t_test: C14 zero-variance arm gives the limit values, not NaN",
     detail::running_moments ma;
     detail::running_moments mb;
     for (double v : b) {
-      ma.add(0.0);
-      mb.add(v);
+      REQUIRE(ma.add(0.0));
+      REQUIRE(mb.add(v));
     }
     const auto r = welch_t_test(ma.mean, ma.sample_variance(), ma.n, mb.mean,
                                 mb.sample_variance(), mb.n);
@@ -505,4 +505,129 @@ TEST_CASE("msprt: checkpoint round trip continues identically, bad bytes refused
   const double before = b.p_value();
   CHECK(b.load_state(br) == status::invalid_argument);
   CHECK(b.p_value() == before);
+}
+
+// --- numerical hardening (issues 3, 5, 6 follow-up) ----------------------------------------
+
+TEST_CASE("paired_evidence: moments that would overflow are refused, state unchanged",
+          "[eval][paired_evidence][overflow]") {
+  // Defect: (1.7e308, 0), (0, 1.7e308), (1.7e308, 0) made mean and variance NaN.
+  paired_evidence e;
+  REQUIRE(e.add(1.7e308, 0.0) == status::ok);
+  const paired_evidence before_second = e;
+  const status s2 = e.add(0.0, 1.7e308);
+  if (s2 == status::ok) {
+    const paired_evidence before = e;
+    CHECK(e.add(1.7e308, 0.0) == status::numerical_failure);
+    CHECK(e.n() == before.n());
+    CHECK(e.mean_difference() == before.mean_difference());
+    CHECK(e.variance_difference() == before.variance_difference());
+  } else {
+    CHECK(s2 == status::numerical_failure);
+    CHECK(e.n() == before_second.n());
+  }
+  CHECK(std::isfinite(e.mean_difference()));
+  CHECK(std::isfinite(e.variance_difference()));
+  CHECK(std::isfinite(e.mean_champion()));
+  CHECK(std::isfinite(e.mean_challenger()));
+}
+
+TEST_CASE("msprt: alternating +-1.7e308 is refused, mean stays finite",
+          "[eval][msprt][overflow]") {
+  // Defect: alternating +-1.7e308 gave mean() = NaN.
+  auto t = msprt::make({.tau = 1.0, .sigma = 1.0, .theta0 = 0.0, .min_samples = 1}).value();
+  bool refused = false;
+  for (int i = 0; i < 6; ++i) {
+    const std::uint64_t n = t.n();
+    const double mean = t.mean();
+    const status s = t.add(i % 2 == 0 ? 1.7e308 : -1.7e308);
+    REQUIRE((s == status::ok || s == status::numerical_failure));
+    if (s == status::numerical_failure) {
+      refused = true;
+      CHECK(t.n() == n);
+      CHECK(t.mean() == mean);
+    }
+    REQUIRE(std::isfinite(t.mean()));
+    REQUIRE(t.p_value() >= 0.0);
+    REQUIRE(t.p_value() <= 1.0);
+  }
+  CHECK(refused);
+}
+
+TEST_CASE("t-test: a zero-variance difference at the rounding level is undefined",
+          "[eval][t_test][degenerate]") {
+  // Defect: paired_t_test(2, 1e-300, 0.0) gave p = 0: squared deviations of differences
+  // that small underflow, so their zero variance proves nothing.
+  const test_result tiny = paired_t_test(2, 1e-300, 0.0);
+  CHECK_FALSE(tiny.defined);
+  CHECK(tiny.p_value == 1.0);
+  // A difference at 16 eps of the means' magnitude: rounding, not evidence.
+  const test_result rounding = paired_t_test(10, 1e-15, 0.0, 1.0);
+  CHECK_FALSE(rounding.defined);
+  CHECK(rounding.p_value == 1.0);
+  // Defect: Welch with constant arms 1.0 and 1.0 - 1e-15 gave p = 0 (ab_test promoted).
+  const test_result welch = welch_t_test(1.0, 0.0, 50, 1.0 - 1e-15, 0.0, 50);
+  CHECK_FALSE(welch.defined);
+  CHECK(welch.p_value == 1.0);
+  // Genuinely distinct constants keep scipy's answer (ttest_ind([0]*5, [1]*5,
+  // equal_var=False): statistic -inf, p 0.0; scipy 1.10.1).
+  const test_result distinct = welch_t_test(0.0, 0.0, 5, 1.0, 0.0, 5);
+  CHECK(distinct.defined);
+  CHECK(distinct.p_value == 0.0);
+  CHECK(distinct.statistic == -std::numeric_limits<double>::infinity());
+  const test_result paired = paired_t_test(5, 1e-6, 0.0, 1.0);  // 1e-6 >> 16 eps
+  CHECK(paired.defined);
+  CHECK(paired.p_value == 0.0);
+  // Means too far apart to subtract: no test rather than an infinite statistic.
+  CHECK_FALSE(welch_t_test(1.7e308, 1.0, 5, -1.7e308, 1.0, 5).defined);
+}
+
+TEST_CASE("student_t_cdf: refuses df below its minimum, accurate just above it",
+          "[eval][t_test][degenerate]") {
+  // Defect: student_t_cdf(5, 5e-324) returned 1 (about 0.5 expected): df / t^2 underflowed.
+  CHECK(std::isnan(student_t_cdf(5.0, 5e-324)));
+  CHECK(std::isnan(student_t_cdf(5.0, 0.5 * student_t_min_df)));
+  // mpmath 1.3.0 at 40 digits, 1 - I_{df/(df+25)}(df/2, 1/2) / 2, agrees with scipy 1.10.1
+  // stats.t.cdf(5, df): 0.50000000069077552742 (df 1e-10), 0.500004605148777846 (1e-6),
+  // 0.5028697637099355465 (1e-3). Tolerance 1e-12 relative: the 1e-14 of the function's
+  // documented accuracy with margin for the tiny-a regime of the incomplete beta.
+  using Catch::Matchers::WithinRel;
+  CHECK_THAT(student_t_cdf(5.0, 1e-10), WithinRel(0.50000000069077552742, 1e-12));
+  CHECK_THAT(student_t_cdf(5.0, 1e-6), WithinRel(0.500004605148777846, 1e-12));
+  CHECK_THAT(student_t_cdf(5.0, 1e-3), WithinRel(0.5028697637099355465, 1e-12));
+}
+
+TEST_CASE("paired_evidence and msprt: load_state refuses inconsistent moments",
+          "[eval][paired_evidence][msprt][checkpoint]") {
+  // Valid CRC is not a valid state: an empty record with a mean, one value with a spread.
+  const auto record = [](std::uint64_t n, double mean, double m2) {
+    byte_writer w;
+    for (int i = 0; i < 3; ++i) {
+      w.put_u64(n);
+      w.put_f64(mean);
+      w.put_f64(m2);
+    }
+    return w.bytes();
+  };
+  paired_evidence e;
+  REQUIRE(e.add(1.0, 0.5) == status::ok);
+  for (const auto& bad : {record(0, 3.0, 0.0), record(1, 3.0, 2.0), record(4, 3.0, -1.0)}) {
+    byte_reader r(bad);
+    CHECK(e.load_state(r) == status::invalid_argument);
+    CHECK(e.n() == 1);
+    CHECK(e.mean_difference() == 0.5);
+  }
+  const auto good = record(1, 3.0, 0.0);
+  byte_reader rg(good);
+  CHECK(e.load_state(rg) == status::ok);
+
+  auto t = msprt::make({.tau = 0.5, .sigma = 1.0}).value();
+  byte_writer w;
+  w.put_u64(0);
+  w.put_f64(2.0);  // a mean with no observation
+  for (int i = 0; i < 5; ++i) w.put_f64(0.0);
+  byte_reader r(w.bytes());
+  CHECK(t.load_state(r) == status::invalid_argument);
+  CHECK(t.n() == 0);
+  CHECK(t.mean() == 0.0);
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -320,6 +321,11 @@ class adwin {
     if (!detail::get_drift_state(r, state) || !r.ok() || static_cast<double>(w) != width ||
         !detail::all_finite({total, m2}) || m2 < 0.0 || since >= options_.clock)
       return false;
+    // An empty window holds nothing (a valid CRC proves the bytes, not the state).
+    // LIMITATION: total is not checked against the buckets' sums: it carries the rounding
+    // of every value since the window last emptied (dropped buckets are subtracted), which
+    // the record does not bound, so a damaged but finite total can still load.
+    if (w == 0 && (total != 0.0 || m2 != 0.0)) return false;
     if (commit) {
       for (std::size_t row = static_cast<std::size_t>(rows); row < max_rows; ++row)
         count_[row] = 0;

@@ -122,7 +122,8 @@ class cusum {
     r.get_u64(next.drifts_);
     if (!detail::get_drift_state(r, next.state_) || !r.ok() ||
         !detail::all_finite({next.upper_, next.lower_}) || next.upper_ < 0.0 ||
-        next.lower_ < 0.0)
+        next.lower_ < 0.0 || next.upper_ > options_.h || next.lower_ > options_.h ||
+        (next.n_ == 0 && (next.upper_ != 0.0 || next.lower_ != 0.0)))
       return status::invalid_argument;
     *this = next;
     return status::ok;

@@ -33,9 +33,11 @@ struct ddm_options {
 /// then restarts after a drift. Values are error indicators in [0, 1] (0 = correct, 1 =
 /// error; fractional values are accepted as expected errors).
 ///
-/// The comparisons are strict: on a constant stream (all errors or none) s = s_min = 0 and
-/// p = p_min, and equality is the absence of drift (handout case C10: a non-strict comparison
-/// reported a drift every 30 samples on an all-error stream).
+/// The comparisons are strict, and (p_min, s_min) is only recorded once 5 errors and 5
+/// correct predictions were seen (where the normal approximation behind s is trusted): a
+/// constant stream (all errors or none) records no minimum and reports nothing (handout case
+/// C10: a non-strict comparison reported a drift every 30 samples on an all-error stream),
+/// and an error-free start cannot plant s_min = 0 that the first error would exceed.
 ///
 /// False alarms: DDM's thresholds are not calibrated to a run length. Measured in the tests:
 /// 1 false drift in 1e6 Bernoulli(0.1) samples (spurious drifts come from a p_min set by
@@ -73,7 +75,17 @@ class ddm {
     const double s = std::sqrt(p * (1.0 - p) / n);
     state_ = drift_state::none;
     if (n_ < options_.min_samples) return status::ok;
-    if (p + s < p_min_ + s_min_) {
+    // The minimum is recorded only once at least min_count errors and min_count correct
+    // predictions were seen: s is the normal approximation of the binomial, which the
+    // usual rule of thumb trusts from n p >= 5 and n (1 - p) >= 5. Without it a stream that
+    // starts error-free set s_min = 0 and its first error read as a drift (1000 zeros then
+    // one 1 was a drift; Bernoulli(0.001) gave 61 false drifts in 1e6), and a minimum taken
+    // from one or two errors sat far below the true rate (measured, 10 x 1e6 samples at
+    // rate 0.001: 17 false drifts when recording from the first error, 2 from the fifth).
+    // A constant stream records no minimum, so it never warns nor drifts (case C10 a, b);
+    // case C10 c has 3 errors by sample 30 and 5 by 41, and keeps its exact counts.
+    const double correct = n - errors_;
+    if (errors_ >= min_count && correct >= min_count && p + s < p_min_ + s_min_) {
       p_min_ = p;
       s_min_ = s;
     }
@@ -125,7 +137,7 @@ class ddm {
     };
     if (!detail::get_drift_state(r, next.state_) || !r.ok() || !(next.errors_ >= 0.0) ||
         !(next.errors_ <= static_cast<double>(next.n_)) || !in_unit(next.p_min_) ||
-        !in_unit(next.s_min_))
+        !in_unit(next.s_min_) || std::isinf(next.p_min_) != std::isinf(next.s_min_))
       return status::invalid_argument;
     *this = next;
     return status::ok;
@@ -133,6 +145,9 @@ class ddm {
 
  private:
   explicit ddm(const ddm_options& o) noexcept : options_(o) {}
+
+  /// Errors (and correct predictions) needed before the minimum is recorded.
+  static constexpr double min_count = 5.0;
 
   ddm_options options_;
   std::uint64_t n_{0};

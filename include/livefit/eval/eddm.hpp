@@ -76,7 +76,8 @@ class eddm {
     const std::uint64_t previous = last_error_;
     last_error_ = n_;
     if (previous == 0) return status::ok;
-    distances_.add(static_cast<double>(n_ - previous));
+    // A distance is at most 2^64, so its moments stay far from overflow.
+    (void)distances_.add(static_cast<double>(n_ - previous));
     if (distances_.n < options_.min_errors) return status::ok;
     // The maximum is tracked from the min_errors-th distance on, so that the noisy estimates
     // of the first few distances cannot set a level the stream never returns to.
@@ -129,8 +130,8 @@ class eddm {
     r.get_u64(next.drifts_);
     if (!detail::get_drift_state(r, next.state_) || !r.ok() || next.last_error_ > next.n_ ||
         next.distances_.n > next.n_ ||
-        !detail::all_finite({next.distances_.mean, next.distances_.m2, next.max_level_}) ||
-        next.distances_.m2 < 0.0 || next.max_level_ < 0.0)
+        !next.distances_.valid() || !std::isfinite(next.max_level_) || next.max_level_ < 0.0 ||
+        (next.distances_.n > 0 && next.distances_.mean < 1.0))
       return status::invalid_argument;
     *this = next;
     return status::ok;

@@ -138,7 +138,8 @@ class page_hinkley {
         !detail::all_finite({next.mean_, next.up_sum_, next.up_min_, next.down_sum_,
                              next.down_min_}) ||
         next.up_min_ > 0.0 || next.down_min_ > 0.0 || next.up_min_ > next.up_sum_ ||
-        next.down_min_ > next.down_sum_)
+        next.down_min_ > next.down_sum_ || !std::isfinite(next.statistic()) ||
+        (next.n_ == 0 && (next.mean_ != 0.0 || next.up_sum_ != 0.0 || next.down_sum_ != 0.0)))
       return status::invalid_argument;
     *this = next;
     return status::ok;

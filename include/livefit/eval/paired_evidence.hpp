@@ -3,6 +3,7 @@
 #ifndef LIVEFIT_EVAL_PAIRED_EVIDENCE_HPP
 #define LIVEFIT_EVAL_PAIRED_EVIDENCE_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
@@ -30,16 +31,25 @@ class paired_evidence {
   static constexpr std::string_view checkpoint_type = "livefit.paired_evidence";
 
   /// Adds the losses of both models on one sample.
-  /// @return status::ok, or status::non_finite_input (state unchanged) when either is NaN/inf.
+  /// @return status::ok; status::non_finite_input when either is NaN/inf or their difference
+  ///         overflows; status::numerical_failure when a mean or variance would overflow.
+  ///         On error the state is unchanged.
   [[nodiscard]] status add(double loss_champion, double loss_challenger) noexcept {
     const double diff = loss_champion - loss_challenger;
     // The difference of two finite values can overflow: that is non-finite evidence too.
     if (!std::isfinite(loss_champion) || !std::isfinite(loss_challenger) ||
         !std::isfinite(diff))
       return status::non_finite_input;
-    champion_.add(loss_champion);
-    challenger_.add(loss_challenger);
-    difference_.add(diff);
+    // All three candidates are built, then checked in one test: the moments of finite
+    // losses can overflow (e.g. (1.7e308, 0), (0, 1.7e308), (1.7e308, 0)).
+    const detail::running_moments a = champion_.with(loss_champion);
+    const detail::running_moments b = challenger_.with(loss_challenger);
+    const detail::running_moments d = difference_.with(diff);
+    if (!(a.finite() & b.finite() & d.finite())) [[unlikely]]
+      return status::numerical_failure;
+    champion_ = a;
+    challenger_ = b;
+    difference_ = d;
     return status::ok;
   }
 
@@ -57,7 +67,8 @@ class paired_evidence {
   }
   /// Paired t-test of H0: equal mean losses; statistic > 0 favours the challenger.
   [[nodiscard]] test_result paired_t() const noexcept {
-    return paired_t_test(n(), mean_difference(), variance_difference());
+    return paired_t_test(n(), mean_difference(), variance_difference(),
+                         std::max(std::fabs(mean_champion()), std::fabs(mean_challenger())));
   }
   /// Forgets every pair.
   void reset() noexcept { *this = paired_evidence{}; }
@@ -82,8 +93,7 @@ class paired_evidence {
     }
     if (!r.ok()) return status::invalid_argument;
     for (const auto& x : m)
-      if (!std::isfinite(x.mean) || !std::isfinite(x.m2) || x.m2 < 0.0 || x.n != m[0].n)
-        return status::invalid_argument;
+      if (!x.valid() || x.n != m[0].n) return status::invalid_argument;
     champion_ = m[0];
     challenger_ = m[1];
     difference_ = m[2];

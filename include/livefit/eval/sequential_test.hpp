@@ -83,10 +83,14 @@ class msprt {
   }
 
   /// Adds one observation (a paired loss difference). O(1), noexcept, no allocation.
-  /// @return status::ok, or non_finite_input with the state unchanged.
+  /// @return status::ok; non_finite_input for NaN/inf; numerical_failure when the mean or
+  ///         variance would overflow. On error the state is unchanged.
   [[nodiscard]] status add(double x) noexcept {
     if (!std::isfinite(x)) return status::non_finite_input;
-    moments_.add(x);
+    // Moments that would overflow (e.g. alternating +-1.7e308) are refused; everything
+    // below only reads them, so the state is unchanged on that path.
+    if (!moments_.add(x)) [[unlikely]]
+      return status::numerical_failure;
     if (moments_.n < options_.min_samples) return status::ok;
     const double var = options_.sigma > 0.0 ? options_.sigma * options_.sigma
                                             : moments_.sample_variance();
@@ -174,7 +178,7 @@ class msprt {
     const auto half_ok = [max_llr](double h) {
       return h >= 0.0 && std::isfinite(h) && h <= max_llr + ln2;
     };
-    if (!r.ok() || !std::isfinite(m.mean) || !(m.m2 >= 0.0) || !std::isfinite(m.m2) ||
+    if (!r.ok() || !m.valid() ||
         !(max_llr >= 0.0) || !std::isfinite(max_llr) || !std::isfinite(llr) ||
         llr > max_llr || !half_ok(max_greater) || !half_ok(max_less))
       return status::invalid_argument;

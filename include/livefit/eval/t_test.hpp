@@ -2,6 +2,7 @@
 #ifndef LIVEFIT_EVAL_T_TEST_HPP
 #define LIVEFIT_EVAL_T_TEST_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -19,8 +20,20 @@ namespace livefit {
 ///
 /// Zero variance with *different* means is the limit of the test, not a failure: every
 /// observation says the same non-zero difference. Then `defined == true`, `statistic` is
-/// +inf or -inf (the sign of the difference) and `p_value == 0`, as scipy returns. Gates
-/// that want to be careful about such degenerate early data should ask for a minimum n.
+/// +inf or -inf (the sign of the difference) and `p_value == 0`, as scipy returns (e.g.
+/// constant arms 0 and 1). Gates that want to be careful about such degenerate early data
+/// should ask for a minimum n.
+///
+/// Rounding rule: a zero variance proves nothing when the difference is itself at the
+/// rounding level, so the test is undefined (p = 1) when the variance is zero and
+///  - |difference| <= 16 eps * scale, where scale is the magnitude of the means the
+///    difference was taken from (constant arms 1.0 and 1.0 - 1e-15 differ only by the
+///    rounding of their inputs), or
+///  - |difference| < sqrt(DBL_MIN) (about 1.5e-154): the squared deviations of such
+///    differences underflow to 0, so their variance is 0 whatever their spread (paired
+///    differences of 1e-300).
+/// 16 eps covers the few roundings between a raw value and a mean (subtraction, Welford's
+/// update); a real difference that small against its means is below double's resolution.
 /// No field is ever NaN. The p-value is two-sided; the one-sided p-value for "the first arm's
 /// mean is larger" is student_t_cdf(-statistic, df).
 struct test_result {
@@ -67,10 +80,20 @@ namespace detail {
   return p < 0.0 ? 0.0 : (p > 1.0 ? 1.0 : p);
 }
 
-/// Builds the result of a t statistic with numerator `diff` and squared standard error `se2`.
-[[nodiscard]] inline test_result t_result(double diff, double se2, double df) noexcept {
+/// True when a zero-variance difference `diff` cannot be told from rounding of values of
+/// magnitude `scale` (the rule in test_result's comment).
+[[nodiscard]] inline bool rounding_level(double diff, double scale) noexcept {
+  const double ad = std::fabs(diff);
+  constexpr double underflow = 1.4916681462400413e-154;  // sqrt(DBL_MIN) = 2^-511
+  return ad < underflow || ad <= 16.0 * std::numeric_limits<double>::epsilon() * scale;
+}
+
+/// Builds the result of a t statistic with numerator `diff` and squared standard error `se2`;
+/// `scale` is the magnitude of the means `diff` was formed from (0 when unknown).
+[[nodiscard]] inline test_result t_result(double diff, double se2, double df,
+                                          double scale) noexcept {
   if (se2 == 0.0) {
-    if (diff == 0.0) return {0.0, df, 1.0, false};
+    if (rounding_level(diff, scale)) return {0.0, df, 1.0, false};
     return {diff > 0.0 ? std::numeric_limits<double>::infinity()
                        : -std::numeric_limits<double>::infinity(),
             df, 0.0, true};
@@ -80,6 +103,9 @@ namespace detail {
 }
 
 }  // namespace detail
+
+/// Smallest degrees of freedom student_t_cdf accepts (see there).
+inline constexpr double student_t_min_df = 1e-10;
 
 /// Student t cumulative distribution function P(T <= t) with `df` degrees of freedom.
 ///
@@ -92,9 +118,13 @@ namespace detail {
 /// step; it runs in long double past df = 2000, which keeps 1e-14 at df = 1e6 where long
 /// double is the x87 format but leaves 7e-11 at df = 1e9 (and 2e-12 at df = 1e6 on
 /// platforms whose long double is double). Irrelevant for gating, noted for other uses.
-/// @return the probability; NaN when t or df is NaN or df <= 0.
+/// Below df = student_t_min_df the tail's scaled form df / t^2 underflows for ordinary t
+/// (df = 5e-324 gave P(T <= 5) = 1 instead of about 0.5), so such df are refused; every
+/// t-test here has df >= 1.
+/// @return the probability; NaN when t or df is NaN or df < student_t_min_df.
 [[nodiscard]] inline double student_t_cdf(double t, double df) noexcept {
-  if (std::isnan(t) || !(df > 0.0)) return std::numeric_limits<double>::quiet_NaN();
+  if (std::isnan(t) || !(df >= student_t_min_df))
+    return std::numeric_limits<double>::quiet_NaN();
   const double half_tail = 0.5 * detail::student_t_two_sided(t, df);
   return t < 0.0 ? half_tail : 1.0 - half_tail;
 }
@@ -105,13 +135,17 @@ namespace detail {
 /// @param n          number of pairs.
 /// @param mean_diff  mean of the paired differences.
 /// @param var_diff   sample variance of the differences (denominator n - 1).
+/// @param scale      magnitude of the values the differences were taken from (e.g. the
+///                   larger absolute mean loss), for the rounding rule of test_result;
+///                   0 (default) when unknown. A non-finite or negative scale counts as 0.
 /// @return see test_result for n < 2, zero variance and non-finite input.
 [[nodiscard]] inline test_result paired_t_test(std::uint64_t n, double mean_diff,
-                                               double var_diff) noexcept {
+                                               double var_diff, double scale = 0.0) noexcept {
   if (n < 2 || !std::isfinite(mean_diff) || !std::isfinite(var_diff) || var_diff < 0.0)
     return {0.0, n < 2 ? 0.0 : static_cast<double>(n - 1), 1.0, false};
   const double nd = static_cast<double>(n);
-  return detail::t_result(mean_diff, var_diff / nd, nd - 1.0);
+  const double s = std::isfinite(scale) && scale > 0.0 ? scale : 0.0;
+  return detail::t_result(mean_diff, var_diff / nd, nd - 1.0, s);
 }
 
 /// Welch's two-sample t-test (unequal variances), two-sided, from summary statistics: the
@@ -140,7 +174,9 @@ namespace detail {
     const double r2 = s2 / s;
     df = 1.0 / (r1 * r1 / f1 + r2 * r2 / f2);
   }
-  return detail::t_result(mean1 - mean2, s, df);
+  const double diff = mean1 - mean2;
+  if (!std::isfinite(diff)) return {0.0, df, 1.0, false};  // finite means too far apart
+  return detail::t_result(diff, s, df, std::max(std::fabs(mean1), std::fabs(mean2)));
 }
 
 }  // namespace livefit
