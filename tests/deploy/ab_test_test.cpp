@@ -3,6 +3,7 @@
 // the report, input checks and allocation.
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
@@ -173,9 +174,14 @@ TEST_CASE("ab_test: bad input is refused and changes nothing", "[deploy][ab_test
   auto b = ab_test::make({.alpha = 0.0});
   REQUIRE_FALSE(b);
   CHECK(b.error().message == "ab_test: alpha must be in (0, 1), got 0");
-  auto c = ab_test::make({.min_samples = 1});
+  auto c = ab_test::make({.method = ab_method::welch, .min_samples = 1});
   REQUIRE_FALSE(c);
-  CHECK(c.error().message == "ab_test: min_samples must be >= 2, got 1");
+  CHECK(c.error().message == "ab_test: min_samples must be >= 2 for this method, got 1");
+  // The sequential method's plug-in variances need a longer burn-in (ab_test comment).
+  auto c2 = ab_test::make({.min_samples = 9});
+  REQUIRE_FALSE(c2);
+  CHECK(c2.error().message == "ab_test: min_samples must be >= 10 for this method, got 9");
+  CHECK(ab_test::make({.min_samples = 10}).has_value());
   auto d = ab_test::make({.tau = -1});
   REQUIRE_FALSE(d);
   CHECK(d.error().message == "ab_test: tau must be in (0, inf), got -1");
@@ -201,4 +207,89 @@ TEST_CASE("ab_test: observe and report allocate nothing", "[deploy][ab_test][all
   CHECK(bad == 0);
   CHECK_FALSE(text.empty());
   CHECK(promoted > 0);
+}
+
+// --- numerical hardening (issue 3 follow-up) ----------------------------------------------
+
+TEST_CASE("ab_test: observations that would overflow an arm are refused",
+          "[deploy][ab_test][overflow]") {
+  // Defect: 1.7e308, -1.7e308, 1.7e308 on one arm made its mean NaN.
+  auto t = made(ab_test::make({}));
+  bool refused = false;
+  for (const double v : {1.7e308, -1.7e308, 1.7e308, -1.7e308}) {
+    const ab_arm_summary before = t.summary(0);
+    const status s = t.observe(0, v);
+    REQUIRE((s == status::ok || s == status::numerical_failure));
+    if (s == status::numerical_failure) {
+      refused = true;
+      CHECK(t.summary(0).n == before.n);
+      CHECK(t.summary(0).mean == before.mean);
+    }
+    REQUIRE(std::isfinite(t.summary(0).mean));
+    REQUIRE(std::isfinite(t.summary(0).variance));
+  }
+  CHECK(refused);
+}
+
+TEST_CASE("ab_test: Welch on constant arms that differ by rounding holds",
+          "[deploy][ab_test]") {
+  // Defect: arms constant at 1.0 and 1.0 - 1e-15 reported "beats control (-9.992e-14%),
+  // p = 0" and promoted.
+  ab_test_options o;
+  o.method = ab_method::welch;
+  auto t = made(ab_test::make(o));
+  for (int i = 0; i < 40; ++i) {
+    REQUIRE(t.observe(0, 1.0) == status::ok);
+    REQUIRE(t.observe(1, 1.0 - 1e-15) == status::ok);
+  }
+  const ab_report r = t.report();
+  CHECK_FALSE(r.vs_control[1].defined);
+  CHECK(r.verdict.action == gate_action::hold);
+  // Distinct constants keep scipy's limit (p = 0): 0 against a control of 1 wins.
+  auto u = made(ab_test::make(o));
+  for (int i = 0; i < 40; ++i) {
+    REQUIRE(u.observe(0, 1.0) == status::ok);
+    REQUIRE(u.observe(1, 0.0) == status::ok);
+  }
+  CHECK(u.report().vs_control[1].p_value == 0.0);
+  CHECK(u.report().verdict.action == gate_action::promote);
+}
+
+TEST_CASE("ab_test: sequential A/A keeps alpha at the smallest accepted min_samples",
+          "[deploy][ab_test][C17]") {
+  // Defect: A/A with min_samples = 2 and a look after every step was significant in 15% of
+  // runs (alpha 0.05). At ab_test::min_sequential_samples the share measured 0.043-0.049
+  // for tau 0.4-1 (1000 runs x 2000 steps); here 400 runs x 1000 steps at tau 0.5 and 1,
+  // bound alpha + 2 standard errors of 400 runs (0.05 + 2 * 0.011), well below the 0.140
+  // measured at min_samples = 2, tau 1.
+  const std::uint64_t seed = 20261204;
+  std::printf("ab_test A/A level: seed %llu\n", static_cast<unsigned long long>(seed));
+  const auto share = [&](std::uint64_t min_samples, double tau) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> z(0.0, 1.0);
+    ab_test_options o;
+    o.tau = tau;
+    o.min_samples = min_samples;
+    const auto proto = ab_test::make(o);
+    REQUIRE(proto.has_value());
+    int hits = 0;
+    for (int run = 0; run < 400; ++run) {
+      auto t = proto.value();
+      for (int i = 0; i < 1000; ++i) {
+        REQUIRE(t.observe(0, z(rng)) == status::ok);
+        REQUIRE(t.observe(1, z(rng)) == status::ok);
+        if (t.compare(1).significant) {
+          ++hits;
+          break;
+        }
+      }
+    }
+    return hits / 400.0;
+  };
+  for (const double tau : {0.5, 1.0}) {
+    const double s = share(ab_test::min_sequential_samples, tau);
+    std::printf("ab_test A/A tau %.1f min_samples %llu: share %.4f\n", tau,
+                static_cast<unsigned long long>(ab_test::min_sequential_samples), s);
+    CHECK(s <= 0.072);
+  }
 }

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "alloc_counter.hpp"
@@ -561,4 +562,57 @@ TEST_CASE("gates: C17 sequential gate keeps its alpha when it looks after every 
   INFO("naive paired t at every look, null: " << declared << " of " << experiments);
   CHECK(static_cast<double>(declared) / experiments > 0.15);
   CHECK(rejected == 0);
+}
+
+// --- degenerate evidence (issue 3 follow-up) ----------------------------------------------
+
+TEST_CASE("significant: holds on evidence that is not a measurement", "[deploy][gates]") {
+  const auto seq = significant::make({}).value();
+  // Defect: sequential_p = -1 with samples = 0 and diff_mean = inf promoted.
+  evidence e;
+  e.samples = 0;
+  e.diff_mean = inf_v;
+  e.sequential_p = e.sequential_p_better = e.sequential_p_worse = -1.0;
+  CHECK(seq.action(e) == gate_action::hold);
+  CHECK(seq.evaluate(e).action == gate_action::hold);
+  // p-values outside [0, 1] hold even with samples.
+  for (const double p : {-1.0, -0.0001, 1.5, inf_v, -inf_v}) {
+    evidence f = paired(500, 1.0, 0.5, 0.1, 0.001);
+    f.sequential_p_better = p;
+    CHECK(seq.action(f) == gate_action::hold);
+    f = paired(500, 0.5, 1.0, 0.1, 0.001);
+    f.sequential_p_worse = p;
+    CHECK(seq.action(f) == gate_action::hold);
+  }
+  // The same evidence with real p-values still decides.
+  CHECK(seq.action(paired(500, 1.0, 0.5, 0.1, 0.001)) == gate_action::promote);
+  CHECK(seq.action(paired(500, 0.5, 1.0, 0.1, 0.001)) == gate_action::rollback);
+  const std::string why(seq.evaluate(e).reason.view());
+  CHECK(why.find("no samples") != std::string::npos);
+}
+
+TEST_CASE("significant: paired t on a rounding-level zero-variance difference holds",
+          "[deploy][gates]") {
+  const auto t = significant::make({.alpha = 0.05, .test = significance_test::paired_t}).value();
+  // Defect: paired_t_test(2, 1e-300, 0) gave p = 0 and the gate promoted at n = 2.
+  CHECK(t.action(paired(2, 1e-300, 0.0, 0.0)) == gate_action::hold);
+  // Mean losses 1 and 1 - 1e-15: the difference is the rounding of the losses.
+  CHECK(t.action(paired(50, 1.0, 1.0 - 1e-15, 0.0)) == gate_action::hold);
+  // Distinct constant losses (0.5 vs 0.25, zero variance) are still infinitely significant.
+  CHECK(t.action(paired(50, 0.5, 0.25, 0.0)) == gate_action::promote);
+}
+
+TEST_CASE("min_improvement: a gain that overflows holds with a reason", "[deploy][gates]") {
+  // Defect: champion and challenger losses at -+DBL_MAX overflowed the gain to inf, and the
+  // gate promoted with reason "inf%". Negative losses (log-likelihoods) stay accepted.
+  constexpr double big = std::numeric_limits<double>::max();
+  const auto g = min_improvement::make({}).value();
+  for (const auto& [champion, challenger] : {std::pair{big, -big}, std::pair{-big, big}}) {
+    const evidence e = paired(1000, champion, challenger, 1.0);
+    CHECK(g.action(e) == gate_action::hold);
+    const decision d = g.evaluate(e);
+    CHECK(d.action == gate_action::hold);
+    CHECK(std::string(d.reason.view()).find("overflows") != std::string::npos);
+  }
+  CHECK(g.action(paired(1000, -1.0, -2.0, 1.0)) == gate_action::promote);  // 100% gain
 }

@@ -44,7 +44,7 @@ struct ab_test_options {
   /// Default true.
   bool lower_is_better{true};
   /// Observations every arm needs before any comparison is made. Unit: samples. Default 30.
-  /// Range: >= 2.
+  /// Range: >= 2 for welch, >= ab_test::min_sequential_samples (10) for sequential.
   std::uint64_t min_samples{30};
   /// Sequential test only: standard deviation of the normal mixture over the effect, in
   /// units of the metric's standard deviation (the effect size the test is most sensitive
@@ -108,6 +108,16 @@ class ab_test {
  public:
   static constexpr std::size_t max_arms = ab_report::max_arms;
 
+  /// Smallest min_samples of the sequential method. Its variances are plug-in estimates,
+  /// too small too often when taken from a few samples: A/A, N(0, 1) arms, one observation
+  /// each per step and a look after every step, 1000 runs x 2000 steps (std::mt19937_64
+  /// seed 20261204), alpha 0.05: the share of runs ever significant was 0.140 at
+  /// min_samples = 2 (tau 1), 0.060 at 5, 0.057 at 8 (tau 0.7), and at most 0.049 at 10
+  /// over tau in {0.01, 0.03, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1}. The tests check the level
+  /// at this minimum.
+  // LIMITATION: measured for tau in [0.01, 1], normal data and balanced arms.
+  static constexpr std::uint64_t min_sequential_samples = 10;
+
   /// Validates the options. Errors name the parameter and its range.
   static result<ab_test> make(const ab_test_options& o) {
     if (o.arms < 2 || o.arms > max_arms)
@@ -116,9 +126,11 @@ class ab_test {
     if (!(o.alpha > 0.0 && o.alpha < 1.0))
       return fail(errc::invalid_argument,
                   "ab_test: alpha must be in (0, 1), got " + detail::number(o.alpha));
-    if (o.min_samples < 2)
-      return fail(errc::invalid_argument,
-                  "ab_test: min_samples must be >= 2, got " + std::to_string(o.min_samples));
+    const std::uint64_t least = o.method == ab_method::sequential ? min_sequential_samples : 2;
+    if (o.min_samples < least)
+      return fail(errc::invalid_argument, "ab_test: min_samples must be >= " +
+                                              std::to_string(least) + " for this method, got " +
+                                              std::to_string(o.min_samples));
     if (!(o.tau > 0.0 && std::isfinite(o.tau)))
       return fail(errc::invalid_argument,
                   "ab_test: tau must be in (0, inf), got " + detail::number(o.tau));
@@ -127,11 +139,15 @@ class ab_test {
 
   /// Adds one observation of the metric to an arm.
   /// @return status::ok; status::invalid_argument when arm >= arms(); status::non_finite_input
-  ///         for a NaN or infinite value. On error nothing changes.
+  ///         for a NaN or infinite value; status::numerical_failure when the arm's mean or
+  ///         variance would overflow. On error nothing changes.
   [[nodiscard]] status observe(std::size_t arm, double value) noexcept {
     if (arm >= opt_.arms) return status::invalid_argument;
     if (!std::isfinite(value)) return status::non_finite_input;
-    moments_[arm].add(value);
+    // Finite values can still overflow an arm's moments (1.7e308, -1.7e308, 1.7e308): such
+    // an observation is refused whole, before any p-value is touched.
+    if (!moments_[arm].add(value)) [[unlikely]]
+      return status::numerical_failure;
     // A new control observation changes every comparison; another arm's only its own.
     if (opt_.method == ab_method::sequential) {
       if (arm == 0) {
@@ -274,6 +290,9 @@ class ab_test {
     const double t2 = opt_.tau * opt_.tau * pooled;
     const double d = a.mean - b.mean;
     const double log_lr = 0.5 * std::log(v / (v + t2)) + d * d * t2 / (2.0 * v * (v + t2));
+    // LIMITATION: arms whose means or variances are so far apart that d^2 or V (V + t^2)
+    // overflows give no evidence (the ratio is NaN or infinite); the p-value keeps its value.
+    if (!std::isfinite(log_lr)) return;
     const double p = std::exp(-log_lr);
     if (p < p_[i]) p_[i] = p;
   }

@@ -16,6 +16,7 @@
 #ifndef LIVEFIT_DEPLOY_GATES_HPP
 #define LIVEFIT_DEPLOY_GATES_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
@@ -133,13 +134,18 @@ class min_improvement {
 
   /// Promote when `champion - challenger` is > 0, >= absolute and >= relative * |champion|.
   /// The relative test is multiplied out (no division), so a champion loss of 0 is handled:
-  /// nothing can improve on it.
+  /// nothing can improve on it. Losses may be any finite values, negative ones included
+  /// (e.g. negative log-likelihoods, or differences of them); the gain must be finite too:
+  /// two finite losses of opposite sign near the double maximum (-DBL_MAX vs DBL_MAX) have
+  /// a gain that overflows to inf, which is no measurement, so the gate holds.
   [[nodiscard]] gate_action action(const evidence& e) const noexcept {
     const double champ = e.champion_loss;
     const double gain = champ - e.challenger_loss;
-    // NaN or infinite means fail every comparison below except through isfinite: hold.
-    const bool ok = std::isfinite(champ) && std::isfinite(e.challenger_loss) && gain > 0.0 &&
-                    gain >= opt_.absolute && gain >= opt_.relative * std::fabs(champ);
+    // NaN or infinite means or gain: hold (a NaN fails every comparison; isfinite(gain)
+    // catches the overflow of two finite means).
+    const bool ok = std::isfinite(champ) && std::isfinite(e.challenger_loss) &&
+                    std::isfinite(gain) && gain > 0.0 && gain >= opt_.absolute &&
+                    gain >= opt_.relative * std::fabs(champ);
     return ok ? gate_action::promote : gate_action::hold;
   }
 
@@ -152,6 +158,8 @@ class min_improvement {
     if (!std::isfinite(champ) || !std::isfinite(chall))
       return make_decision(a, name, r.append("mean losses not available"));
     const double gain = champ - chall;
+    if (!std::isfinite(gain))
+      return make_decision(a, name, r.append("gain overflows (losses too far apart)"));
     r.append("loss ");
     detail::fig(r, chall).append(" vs ");
     detail::fig(r, champ).append(", gain ");
@@ -218,8 +226,13 @@ class significant {
   /// p-value of "challenger worse" is <= alpha, else promote when that of "challenger
   /// better" is <= alpha, else hold. Paired t (one planned look): the two-sided p-value at
   /// alpha with the sign of the mean difference.
+  /// Holds on evidence that is not a measurement: samples == 0, or a p-value outside [0, 1]
+  /// (NaN, a negative sentinel).
   [[nodiscard]] gate_action action(const evidence& e) const noexcept {
+    if (e.samples == 0) return gate_action::hold;
     if (opt_.test == significance_test::sequential) {
+      if (!is_probability(e.sequential_p_worse) || !is_probability(e.sequential_p_better))
+        return gate_action::hold;
       if (e.sequential_p_worse <= opt_.alpha)
         return opt_.rollback_when_worse ? gate_action::rollback : gate_action::hold;
       return e.sequential_p_better <= opt_.alpha ? gate_action::promote : gate_action::hold;
@@ -235,16 +248,19 @@ class significant {
     const gate_action a = action(e);
     reason_text r(to_string(opt_.test));
     r.append(": ");
+    if (e.samples == 0) return make_decision(a, name, r.append("no samples"));
     if (opt_.test == significance_test::sequential) {
       if (std::isnan(e.sequential_p_better) && std::isnan(e.sequential_p_worse))
         return make_decision(a, name, r.append("no sequential p-value yet"));
+      if (!is_probability(e.sequential_p_worse) || !is_probability(e.sequential_p_better))
+        return make_decision(a, name, r.append("sequential p-value outside [0, 1]"));
       detail::fig(r.append("p(better) = "), e.sequential_p_better).append(", p(worse) = ");
       detail::fig(r, e.sequential_p_worse);
     } else {
       const double p = t_p_value(e);
       if (std::isnan(p))
         return make_decision(a, name, r.append("difference moments not available"));
-      const test_result t = paired_t_test(e.samples, e.diff_mean, e.diff_variance);
+      const test_result t = t_test(e);
       if (!t.defined)
         return make_decision(a, name, r.append("t-test undefined at n = ").append(e.samples));
       detail::fig(r.append("t = "), t.statistic).append(", p = ");
@@ -272,8 +288,21 @@ class significant {
   [[nodiscard]] static double t_p_value(const evidence& e) noexcept {
     if (!std::isfinite(e.diff_mean) || !std::isfinite(e.diff_variance))
       return evidence::not_measured;
-    return paired_t_test(e.samples, e.diff_mean, e.diff_variance).p_value;
+    return t_test(e).p_value;
   }
+
+  /// The paired t-test of the evidence, told the magnitude of the mean losses so that a
+  /// zero-variance difference at the rounding level of the losses is undefined, not
+  /// infinitely significant (eval/t_test.hpp).
+  [[nodiscard]] static test_result t_test(const evidence& e) noexcept {
+    double scale = 0.0;
+    if (std::isfinite(e.champion_loss)) scale = std::fabs(e.champion_loss);
+    if (std::isfinite(e.challenger_loss)) scale = std::max(scale, std::fabs(e.challenger_loss));
+    return paired_t_test(e.samples, e.diff_mean, e.diff_variance, scale);
+  }
+
+  /// True for a p-value a test can produce: in [0, 1] (false for NaN).
+  [[nodiscard]] static bool is_probability(double p) noexcept { return p >= 0.0 && p <= 1.0; }
   significant_options opt_{};
 };
 
