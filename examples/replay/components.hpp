@@ -171,7 +171,8 @@ inline std::optional<any_gate> standard_gate(param_reader& p, std::uint64_t def_
   sanity_options so;
   so.check_range = p.flag("check_range", so.check_range);
   significant_options sg;
-  sg.alpha = p.number("alpha", def_alpha, 0.0, 1.0, false, true);
+  sg.alpha = p.number("alpha", def_alpha, 0.0, 1.0, false, true,
+                      "0 turns the significance test off");
   sg.rollback_when_worse = p.flag("rollback_when_worse", def_rollback);
   if (!p.finish().empty()) return std::nullopt;
   auto a = min_samples::make(ms);
@@ -237,7 +238,8 @@ inline std::optional<any_gate> standard_gate(param_reader& p, std::uint64_t def_
     sanity_options so;
     so.check_range = p.flag("check_range", so.check_range);
     significant_options sg;
-    sg.alpha = p.number("alpha", 0.05, 0.0, 1.0, false, true);
+    sg.alpha = p.number("alpha", 0.05, 0.0, 1.0, false, true,
+                        "0 turns the significance test off");
     sg.rollback_when_worse = p.flag("rollback_when_worse", true);
     auto s = sanity::make(so);
     if (sg.alpha == 0.0) return any_gate(std::move(*s));
@@ -249,7 +251,8 @@ inline std::optional<any_gate> standard_gate(param_reader& p, std::uint64_t def_
     canary_options o;
     const std::vector<double> fr = p.numbers("steps", {0.01, 0.05, 0.25}, -detail::inf,
                                              detail::inf);
-    std::vector<double> ns = p.numbers("step_samples", {}, 1.0, 1e12);
+    // One number for every step, or a list with one entry per step.
+    std::vector<double> ns = p.numbers("step_samples", {}, 1.0, 1e12, true);
     if (ns.empty()) ns.assign(fr.size(), 500.0);
     if (ns.size() == 1) ns.assign(fr.size(), ns[0]);
     o.max_step_samples = p.count("max_step_samples", 0, 0, std::uint64_t{1} << 40);

@@ -9,13 +9,16 @@
 #ifndef LIVEFIT_EXAMPLES_REPLAY_CONFIG_HPP
 #define LIVEFIT_EXAMPLES_REPLAY_CONFIG_HPP
 
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <toml++/toml.h>
@@ -76,8 +79,9 @@ class param_reader {
       : c_(c), where_(std::move(where)), used_(c.params.size(), false) {}
 
   /// A number in [lo, hi] (or (lo, hi] etc. by the open flags); `def` when absent.
+  /// `note` follows the range in the message (e.g. what a boundary value means).
   double number(std::string_view key, double def, double lo, double hi, bool lo_open = false,
-                bool hi_open = false) {
+                bool hi_open = false, std::string_view note = {}) {
     const param* p = find(key);
     if (p == nullptr) return def;
     if (p->is_list || p->is_text || p->numbers.size() != 1) {
@@ -85,11 +89,15 @@ class param_reader {
       return def;
     }
     const double v = p->numbers[0];
+    // An unbounded range here means the component's factory checks the value and states its
+    // real range (e.g. "(0, 1]"); a NaN must reach it rather than fail "in [-inf, inf]".
+    if (std::isnan(v) && std::isinf(lo) && std::isinf(hi)) return v;
     const bool below = lo_open ? !(v > lo) : !(v >= lo);
     const bool above = hi_open ? !(v < hi) : !(v <= hi);
     if (below || above) {
       error(*p, "must be in " + std::string(lo_open ? "(" : "[") + fmt(lo) + ", " + fmt(hi) +
-                    (hi_open ? ")" : "]") + ", got " + fmt(v));
+                    (hi_open ? ")" : "]") + (note.empty() ? "" : " (" + std::string(note) + ")") +
+                    ", got " + fmt(v));
     }
     return v;
   }
@@ -109,13 +117,14 @@ class param_reader {
     return static_cast<std::uint64_t>(v);
   }
 
-  /// A list of numbers, each in [lo, hi].
+  /// A list of numbers, each in [lo, hi]; with `scalar_ok` a single number is a list of one.
   std::vector<double> numbers(std::string_view key, std::vector<double> def, double lo,
-                              double hi) {
+                              double hi, bool scalar_ok = false) {
     const param* p = find(key);
     if (p == nullptr) return def;
-    if (!p->is_list) {
-      error(*p, "must be a list of numbers");
+    if (!p->is_list && !(scalar_ok && !p->is_text && !p->is_bool && p->numbers.size() == 1)) {
+      error(*p, scalar_ok ? "must be a number or a list of numbers"
+                          : "must be a list of numbers");
       return def;
     }
     for (double v : p->numbers) {
@@ -394,8 +403,20 @@ class toml_walker {
   try {
     root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
-    return fail(errc::format_error, path + ":" + std::to_string(e.source().begin.line) + ": " +
-                                        std::string(e.description()));
+    // A data file given in the configuration's place is the likely mistake behind most
+    // syntax errors on the first line: say so.
+    const std::string_view first = text.substr(0, text.find('\n'));
+    const bool looks_csv = path.ends_with(".csv") || path.ends_with(".csv.gz") ||
+                           path.ends_with(".gz") ||
+                           (first.find(',') != std::string_view::npos &&
+                            first.find('=') == std::string_view::npos &&
+                            first.find('[') == std::string_view::npos);
+    return fail(errc::format_error,
+                path + ":" + std::to_string(e.source().begin.line) + ": " +
+                    std::string(e.description()) +
+                    (looks_csv ? " (this looks like a data file: give the configuration first "
+                                 "and the CSV with --data FILE)"
+                               : ""));
   }
   detail::toml_walker w(path);
   replay_config cfg;
@@ -502,9 +523,20 @@ class toml_walker {
   if (w.ok()) {
     if (cfg.champion.empty()) cfg.champion = cfg.models.front().name;
     bool found = false;
-    for (const auto& m2 : cfg.models) found = found || m2.name == cfg.champion;
+    std::string known;
+    for (const auto& m2 : cfg.models) {
+      found = found || m2.name == cfg.champion;
+      known += (known.empty() ? "'" : ", '") + m2.name + "'";
+    }
+    // Reported where the champion is named ([pipeline] champion), not at the file's top.
+    int line = 1;
+    if (const toml::table* p = table("pipeline")) {
+      const toml::node* c = p->get("champion");
+      line = static_cast<int>((c != nullptr ? c->source() : p->source()).begin.line);
+    }
     if (!found)
-      w.error_at(1, "[pipeline] champion '" + cfg.champion + "' is not a [[models]] name");
+      w.error_at(line, "[pipeline] champion '" + cfg.champion +
+                           "' is not a [[models]] name (models: " + known + ")");
   }
 
   for (const char* s : {"drift", "gate", "rollout"}) {
@@ -529,7 +561,9 @@ class toml_walker {
 /// Reads and parses a configuration file.
 [[nodiscard]] inline result<replay_config> load_config(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return fail(errc::io_error, path + ": cannot open configuration file");
+  if (f == nullptr)
+    return fail(errc::io_error, path + ": cannot open configuration file (" +
+                                    std::generic_category().message(errno) + ")");
   std::string text;
   char buf[4096];
   std::size_t n = 0;

@@ -67,9 +67,10 @@ namespace livefit::replay {
 /// Reads a CSV file with one header line, row by row.
 ///
 /// Format accepted: fields separated by ',', lines ended by "\n" or "\r\n", the header naming
-/// every column. A field may be wrapped in double quotes (a comma inside is then data).
-/// LIMITATION: a quoted field cannot span lines and a doubled quote inside one is kept as two
-/// characters; no file this program ships needs either.
+/// every column. A field may be wrapped in double quotes (a comma inside is then data, and a
+/// doubled quote is one quote, as in RFC 4180). A UTF-8 byte order mark before the header is
+/// skipped. A gzip stream that ends before its trailer is an error, never a short file.
+/// LIMITATION: a quoted field cannot span lines; no file this program ships needs that.
 class csv_reader {
  public:
   /// What next() found.
@@ -97,6 +98,8 @@ class csv_reader {
         return fail(errc::format_error, path + ": empty file (no header line)");
       case read_status::row: break;
     }
+    // A UTF-8 byte order mark (spreadsheet exports write one) is not part of the first name.
+    if (r.line_.substr(0, 3) == "\xEF\xBB\xBF") r.line_.remove_prefix(3);
     if (!r.split(false)) return r.error_;
     for (std::size_t i = 0; i < r.fields_.size(); ++i) {
       std::string name(trim(r.fields_[i]));
@@ -209,7 +212,21 @@ class csv_reader {
                                         ": read error (" + (msg ? msg : "unknown") + ")");
       return false;
     }
-    if (got == 0) eof_ = true;
+    if (got == 0) {
+      // gzread() returns 0 both at a clean end and when the compressed stream stops before
+      // its end (zlib records Z_BUF_ERROR, "unexpected end of file"): only gzerror() tells
+      // them apart, and a cut download must not pass for a shorter stream.
+      int code = Z_OK;
+      const char* msg = gzerror(file_.get(), &code);
+      if (code != Z_OK) {
+        error_ = fail(errc::format_error,
+                      code == Z_BUF_ERROR
+                          ? path_ + ": truncated gzip stream (unexpected end of file)"
+                          : path_ + ": read error (" + (msg ? msg : "unknown") + ")");
+        return false;
+      }
+      eof_ = true;
+    }
     end_ += static_cast<std::size_t>(got);
     return true;
   }
@@ -223,15 +240,31 @@ class csv_reader {
       std::size_t cut = 0;
       std::string_view field;
       if (!rest.empty() && rest.front() == '"') {
-        const std::size_t close = rest.find('"', 1);
-        if (close == std::string_view::npos) {
+        // RFC 4180: inside quotes, "" stands for one quote. The field is unescaped in place
+        // (the buffer is ours and the text only shrinks), so it stays a view.
+        char* const base = buf_.data() + (rest.data() - buf_.data());
+        std::size_t in = 1, out = 0;
+        bool closed = false;
+        while (in < rest.size()) {
+          if (rest[in] == '"') {
+            if (in + 1 < rest.size() && rest[in + 1] == '"') {
+              base[1 + out++] = '"';
+              in += 2;
+              continue;
+            }
+            closed = true;
+            break;
+          }
+          base[1 + out++] = rest[in++];
+        }
+        if (!closed) {
           error_ = fail(errc::format_error, path_ + ":" + std::to_string(line_no_) +
                                                 ": field " + std::to_string(fields_.size() + 1) +
                                                 " opens a quote that is not closed");
           return false;
         }
-        field = rest.substr(1, close - 1);
-        cut = rest.find(',', close);
+        field = std::string_view(base + 1, out);
+        cut = rest.find(',', in);
       } else {
         cut = rest.find(',');
         field = rest.substr(0, cut);

@@ -27,8 +27,29 @@ using namespace livefit::replay;
 void usage(std::FILE* f) {
   std::fputs(
       "usage: livefit_replay [CONFIG.toml] [--out DIR] [--data FILE] [--limit ROWS]\n"
-      "                      [--quiet] [--no-progress]\n"
-      "With no CONFIG, replays the bundled births stream with the bundled configuration.\n",
+      "                      [--quiet] [--no-progress] [--help]\n"
+      "\n"
+      "Replays a CSV stream (plain or gzip) through a continuously deployed pipeline and\n"
+      "compares it with train-once and with each model alone.\n"
+      "\n"
+      "  CONFIG.toml     the configuration (default: the bundled births.toml). Relative data\n"
+      "                  paths in it are relative to the configuration file.\n"
+      "  --out DIR       output directory (default: [output] dir of the configuration,\n"
+      "                  \"replay-out\", relative to the current directory)\n"
+      "  --data FILE     the CSV stream instead of the configuration's [data] file\n"
+      "                  (relative to the current directory)\n"
+      "  --limit ROWS    read at most ROWS data rows (0: all)\n"
+      "  --quiet         print nothing but errors (the output files are still written)\n"
+      "  --no-progress   no progress bar (it is only drawn when stdout is a terminal)\n"
+      "  --help, -h      this text\n"
+      "\n"
+      "Outputs: events.csv loss.csv chart.svg summary.txt registry/, written only when the\n"
+      "run succeeds (a failed run leaves the previous outputs as they were).\n"
+      "Exit status: 0 done, 1 bad input or configuration, 2 bad usage.\n"
+      "\n"
+      "Bundled configurations (examples/replay/): births.toml (default; U.S. daily births\n"
+      "1969-1988), flights.toml (flight delays), co2.toml (weekly Mauna Loa CO2).\n"
+      "Every key and output is described in docs/replay.md.\n",
       f);
 }
 
@@ -62,6 +83,14 @@ int main(int argc, char** argv) {
     auto value = [&](std::string& dst) {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "livefit_replay: %s needs a value\n", argv[i]);
+        std::exit(2);
+      }
+      // "--out --no-progress": an option is not a value; a path that starts with '-'
+      // can be given as ./-name.
+      const std::string_view v = argv[i + 1];
+      if (v.size() > 1 && v.front() == '-') {
+        std::fprintf(stderr, "livefit_replay: %s needs a value, got the option '%s'\n", argv[i],
+                     argv[i + 1]);
         std::exit(2);
       }
       dst = argv[++i];
@@ -125,7 +154,8 @@ int main(int argc, char** argv) {
                       max_timeline);
         continue;
       }
-      std::printf("%s\n", format_event(e, names, is_date).c_str());
+      const event* next = printed + 1 < events.size() ? &events[printed + 1] : nullptr;
+      std::printf("%s\n", format_event(e, names, is_date, next).c_str());
     }
   };
 
@@ -163,15 +193,6 @@ int main(int argc, char** argv) {
   }
   print_events(r->events);
 
-  const std::string summary = summary_text(*cfg, *r);
-  const std::filesystem::path dir = r->output_dir;
-  {
-    auto ok = write_text(dir / "summary.txt", summary);
-    if (!ok) {
-      std::fprintf(stderr, "livefit_replay: %s\n", ok.error().message.c_str());
-      return 1;
-    }
-  }
   if (!quiet) {
     // The terminal's table adds this run's speeds (samples/s of each prediction stream's
     // observe() calls); summary.txt leaves them out so that it is reproducible.
@@ -179,8 +200,10 @@ int main(int argc, char** argv) {
     std::printf("\nreading and decoding the CSV: %s; whole replay: %.3f s\n",
                 rate(static_cast<double>(r->samples), r->seconds_read).c_str(),
                 r->seconds_total);
+    std::error_code ec;
+    const std::filesystem::path abs = std::filesystem::absolute(r->output_dir, ec);
     std::printf("outputs in %s: events.csv loss.csv chart.svg summary.txt registry/\n",
-                r->output_dir.c_str());
+                (ec ? r->output_dir : abs.lexically_normal().string()).c_str());
   }
   return 0;
 }

@@ -87,6 +87,58 @@ struct chart_marker {
   enum class kind : std::uint8_t { promotion, rollback, drift } what{kind::promotion};
 };
 
+/// Time-axis ticks in [t0, t1]: for date streams, starts of years (every 1, 2, 5, ... years)
+/// or, on spans under about three years, starts of months (every 1, 2, 3 or 6); for number
+/// streams, round numbers. At most about 10 ticks.
+[[nodiscard]] inline std::vector<double> time_ticks(double t0, double t1, bool time_is_date) {
+  std::vector<double> out;
+  if (!(t1 > t0)) return out;
+  if (!time_is_date) {
+    const double raw = (t1 - t0) / 8.0;
+    const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = mag;
+    for (double m : {1.0, 2.0, 5.0, 10.0})
+      if (m * mag >= raw) {
+        step = m * mag;
+        break;
+      }
+    for (double t = std::ceil(t0 / step) * step; t <= t1; t += step) out.push_back(t);
+    return out;
+  }
+  const civil_date a = civil_from_days(static_cast<std::int64_t>(std::floor(t0)));
+  const civil_date b = civil_from_days(static_cast<std::int64_t>(std::floor(t1)));
+  const std::int64_t months = (b.year - a.year) * 12 + (b.month - a.month);
+  if (months >= 36) {
+    std::int64_t step = 1;
+    for (std::int64_t m : {1, 2, 5, 10, 20, 50, 100})
+      if ((b.year - a.year) / m <= 10) {
+        step = m;
+        break;
+      }
+    std::int64_t y = a.year + 1;
+    if (y % step != 0) y += step - y % step;
+    for (; y <= b.year; y += step) out.push_back(static_cast<double>(days_from_civil(y, 1, 1)));
+    return out;
+  }
+  int step = 1;
+  for (int m : {1, 2, 3, 6, 12})
+    if (months / m <= 10) {
+      step = m;
+      break;
+    }
+  std::int64_t y = a.year;
+  int m = a.month;
+  for (;;) {
+    if (++m > 12) {
+      m = 1;
+      ++y;
+    }
+    if (y > b.year || (y == b.year && m > b.month)) break;
+    if ((m - 1) % step == 0) out.push_back(static_cast<double>(days_from_civil(y, m, 1)));
+  }
+  return out;
+}
+
 /// Writes an SVG line chart of the served model's and train-once's rolling error, with
 /// promotions (green), rollbacks (red) and drifts (orange ticks) marked. Points are thinned
 /// to at most `max_points` (every k-th point kept) so the file stays small on long streams.
@@ -95,15 +147,16 @@ struct chart_marker {
                                               const std::string& title,
                                               const std::string& y_label, bool time_is_date,
                                               std::size_t max_points = 2000) {
-  const double W = 960, H = 420, left = 70, right = 20, top = 40, bottom = 50;
+  // The legend sits below the plot area (bottom margin), so it never covers data.
+  const double W = 960, H = 470, left = 70, right = 20, top = 40, bottom = 100;
   const double pw = W - left - right, ph = H - top - bottom;
   std::string s;
-  s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"420\" "
-       "viewBox=\"0 0 960 420\" font-family=\"sans-serif\" font-size=\"12\">\n";
-  s += "<rect width=\"960\" height=\"420\" fill=\"white\"/>\n";
+  s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"470\" "
+       "viewBox=\"0 0 960 470\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  s += "<rect width=\"960\" height=\"470\" fill=\"white\"/>\n";
   s += "<text x=\"" + num(left) + "\" y=\"24\" font-size=\"15\">" + title + "</text>\n";
   if (pts.empty()) {
-    s += "<text x=\"480\" y=\"210\" text-anchor=\"middle\">no scored samples</text>\n</svg>\n";
+    s += "<text x=\"480\" y=\"235\" text-anchor=\"middle\">no scored samples</text>\n</svg>\n";
     return s;
   }
   const double t0 = pts.front().time, t1 = pts.back().time > t0 ? pts.back().time : t0 + 1;
@@ -130,13 +183,12 @@ struct chart_marker {
     s += "<text x=\"" + fixed(left - 6, 1) + "\" y=\"" + fixed(Y(v) + 4, 1) +
          "\" text-anchor=\"end\">" + num(v, 4) + "</text>\n";
   }
-  for (int i = 0; i <= 6; ++i) {
-    const double t = t0 + (t1 - t0) * i / 6.0;
-    std::string label = format_time(std::floor(t), time_is_date);
-    if (!time_is_date) label = num(t, 6);
-    const char* anchor = i == 0 ? "start" : i == 6 ? "end" : "middle";
+  for (const double t : time_ticks(t0, t1, time_is_date)) {
+    const std::string label = time_is_date ? format_time(t, true) : num(t, 6);
+    s += "<line x1=\"" + fixed(X(t), 1) + "\" x2=\"" + fixed(X(t), 1) + "\" y1=\"" +
+         fixed(top + ph, 1) + "\" y2=\"" + fixed(top + ph + 4, 1) + "\" stroke=\"#444\"/>\n";
     s += "<text x=\"" + fixed(X(t), 1) + "\" y=\"" + fixed(top + ph + 18, 1) +
-         "\" text-anchor=\"" + anchor + "\">" + label + "</text>\n";
+         "\" text-anchor=\"middle\">" + label + "</text>\n";
   }
   s += "<text x=\"16\" y=\"" + fixed(top + ph / 2, 1) + "\" transform=\"rotate(-90 16 " +
        fixed(top + ph / 2, 1) + ")\" text-anchor=\"middle\">" + y_label + "</text>\n";
@@ -152,7 +204,7 @@ struct chart_marker {
       const char* colour = m.what == chart_marker::kind::promotion ? "#2a9d3a" : "#d62728";
       s += "<line x1=\"" + fixed(x, 1) + "\" x2=\"" + fixed(x, 1) + "\" y1=\"" + fixed(top, 1) +
            "\" y2=\"" + fixed(top + ph, 1) + "\" stroke=\"" + colour +
-           "\" stroke-opacity=\"0.45\" stroke-dasharray=\"3 3\"/>\n";
+           "\" stroke-width=\"1.5\" stroke-opacity=\"0.9\" stroke-dasharray=\"5 3\"/>\n";
     }
   }
 
@@ -171,22 +223,20 @@ struct chart_marker {
   polyline(false, "#888888");
   polyline(true, "#1f5fbf");
 
-  // Legend.
-  const double lx = left + pw - 300, ly = top + 8;
-  s += "<rect x=\"" + fixed(lx, 1) + "\" y=\"" + fixed(ly, 1) +
-       "\" width=\"300\" height=\"86\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
-  auto legend = [&](double dy, const char* colour, const char* dash, const char* text) {
-    s += "<line x1=\"" + fixed(lx + 10, 1) + "\" x2=\"" + fixed(lx + 40, 1) + "\" y1=\"" +
-         fixed(ly + dy, 1) + "\" y2=\"" + fixed(ly + dy, 1) + "\" stroke=\"" + colour +
+  // Legend: two rows under the time axis, outside the plot area.
+  auto legend = [&](double x, double y, const char* colour, const char* dash, const char* text) {
+    s += "<line x1=\"" + fixed(x, 1) + "\" x2=\"" + fixed(x + 30, 1) + "\" y1=\"" +
+         fixed(y, 1) + "\" y2=\"" + fixed(y, 1) + "\" stroke=\"" + colour +
          "\" stroke-width=\"2\"" + dash + "/>\n";
-    s += "<text x=\"" + fixed(lx + 48, 1) + "\" y=\"" + fixed(ly + dy + 4, 1) + "\">" + text +
+    s += "<text x=\"" + fixed(x + 38, 1) + "\" y=\"" + fixed(y + 4, 1) + "\">" + text +
          "</text>\n";
   };
-  legend(14, "#1f5fbf", "", "continuous deployment (served)");
-  legend(30, "#888888", "", "train once");
-  legend(46, "#2a9d3a", " stroke-dasharray=\"3 3\"", "promotion");
-  legend(62, "#d62728", " stroke-dasharray=\"3 3\"", "rollback (trial withdrawn)");
-  legend(78, "#e08a00", "", "drift (tick on the time axis)");
+  const double l1 = top + ph + 48, l2 = l1 + 20;
+  legend(left, l1, "#1f5fbf", "", "continuous deployment (served)");
+  legend(left + 300, l1, "#888888", "", "train once");
+  legend(left + 520, l1, "#e08a00", "", "drift (tick on the time axis)");
+  legend(left, l2, "#2a9d3a", " stroke-dasharray=\"5 3\"", "promotion");
+  legend(left + 300, l2, "#d62728", " stroke-dasharray=\"5 3\"", "rollback (trial withdrawn)");
   s += "</svg>\n";
   return s;
 }

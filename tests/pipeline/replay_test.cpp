@@ -6,11 +6,14 @@
 #if defined(LIVEFIT_REPLAY_AVAILABLE)
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -326,7 +329,10 @@ TEST_CASE("replay: the bundled births run beats train-once and nears the best fi
 
   // loss.csv: a header, then one line per scored day.
   const std::string loss = slurp(out1 / "loss.csv");
-  CHECK(loss.rfind("row,time,y,served,model,version,abs_error,train_once,", 0) == 0);
+  // Its first column is the sample number, the index events.csv uses (issue 7 follow-up,
+  // item 6): the first scored sample is the one after the 730-sample warm-up.
+  CHECK(loss.rfind("sample,time,y,served,model,version,abs_error,train_once,", 0) == 0);
+  CHECK(loss.find("\n731,1971-01-01,") != std::string::npos);
   CHECK(std::count(loss.begin(), loss.end(), '\n') == 1 + 6575);
 
   // Determinism: a second run writes the same bytes (the summary holds no timing).
@@ -370,6 +376,313 @@ TEST_CASE("replay: the CO2 stream skips its empty weeks and matches the data's f
   for (const auto& f : r->fixed)
     if (f.name == "rls-0.99") CHECK_THAT(f.errors.mae(), WithinRel(0.421, 0.05));
   CHECK(r->served.errors.mae() <= 1.05 * r->fixed[r->best_fixed].errors.mae());
+}
+
+// --- Issue 7 follow-up: defects reported by a new user and a reviewer ----------------------
+
+TEST_CASE("csv_reader: a truncated gzip stream is an error, never a shorter file",
+          "[pipeline][replay]") {
+  // Item 1. A gzip of a small CSV cut at several byte offsets: in the header, in the deflate
+  // data and in the 8-byte trailer (CRC-32 and length). Every cut must fail with the message.
+  const fs::path dir = scratch("truncated");
+  std::string text = "x,y\n";
+  for (int i = 0; i < 200; ++i) text += std::to_string(i) + "," + std::to_string(2 * i) + "\n";
+  const fs::path whole = dir / "whole.csv.gz";
+  gzFile gz = gzopen(whole.string().c_str(), "wb");
+  REQUIRE(gz != nullptr);
+  REQUIRE(gzwrite(gz, text.data(), static_cast<unsigned>(text.size())) ==
+          static_cast<int>(text.size()));
+  REQUIRE(gzclose(gz) == Z_OK);
+  const std::string bytes = slurp(whole);
+  REQUIRE(bytes.size() > 40);
+  // The untruncated file reads every row.
+  {
+    auto r = csv_reader::open(whole.string(), 64);
+    REQUIRE(r.has_value());
+    int rows = 0;
+    csv_reader::read_status st;
+    while ((st = r->next()) == csv_reader::read_status::row) ++rows;
+    CHECK(st == csv_reader::read_status::end);
+    CHECK(rows == 200);
+  }
+  for (const std::size_t cut : {std::size_t{12}, std::size_t{20}, bytes.size() / 2,
+                                bytes.size() - 8, bytes.size() - 4, bytes.size() - 1}) {
+    INFO("cut at byte " << cut << " of " << bytes.size());
+    const fs::path p = dir / ("cut" + std::to_string(cut) + ".csv.gz");
+    write(p, bytes.substr(0, cut));
+    auto r = csv_reader::open(p.string(), 64);
+    std::string message;
+    if (!r) {
+      message = r.error().message;
+    } else {
+      csv_reader::read_status st;
+      while ((st = r->next()) == csv_reader::read_status::row) {
+      }
+      REQUIRE(st == csv_reader::read_status::error);
+      message = r->error().message;
+    }
+    CHECK(message == p.string() + ": truncated gzip stream (unexpected end of file)");
+  }
+}
+
+TEST_CASE("csv_reader: a UTF-8 byte order mark is skipped, doubled quotes are one quote",
+          "[pipeline][replay]") {
+  // Item 9: spreadsheet exports start with EF BB BF; RFC 4180 section 2.7 writes a quote
+  // inside a quoted field as two quotes.
+  const fs::path dir = scratch("bom");
+  write(dir / "b.csv",
+        "\xEF\xBB\xBFname,note,v\n"
+        "a,\"he said \"\"hi\"\"\",1\n"
+        "b,\"\"\"\",2\n"
+        "c,\"x,\"\"y\"\",z\",3\n");
+  auto r = csv_reader::open((dir / "b.csv").string(), 64);
+  REQUIRE(r.has_value());
+  CHECK(r->columns() == std::vector<std::string>{"name", "note", "v"});
+  REQUIRE(r->next() == csv_reader::read_status::row);
+  CHECK(r->fields()[1] == "he said \"hi\"");
+  CHECK(r->fields()[2] == "1");
+  REQUIRE(r->next() == csv_reader::read_status::row);
+  CHECK(r->fields()[1] == "\"");
+  REQUIRE(r->next() == csv_reader::read_status::row);
+  CHECK(r->fields()[1] == "x,\"y\",z");
+  CHECK(r->fields()[2] == "3");
+  CHECK(r->next() == csv_reader::read_status::end);
+}
+
+TEST_CASE("replay: a failed run leaves the previous outputs intact", "[pipeline][replay]") {
+  // Item 2: outputs are staged and renamed into place only after a successful run.
+  const fs::path dir = scratch("keep");
+  const std::string csv = (dir / "s.csv").string();
+  std::string rows = "x,y\n";
+  for (int i = 1; i <= 20; ++i) rows += std::to_string(i) + "," + std::to_string(2 * i) + "\n";
+  write(csv, rows);
+  write(dir / "c.toml", small_config(csv, one_model));
+  auto cfg = load_config((dir / "c.toml").string());
+  REQUIRE(cfg.has_value());
+  run_options ro;
+  ro.output_dir = (dir / "out").string();
+  REQUIRE(run_replay(*cfg, ro).has_value());
+  const std::string loss = slurp(dir / "out" / "loss.csv");
+  const std::string summary = slurp(dir / "out" / "summary.txt");
+  REQUIRE(std::count(loss.begin(), loss.end(), '\n') == 1 + 18);
+  REQUIRE(!summary.empty());
+
+  // Bad input in the middle of the stream: the error, and the old files unchanged.
+  write(csv, rows + "21,oops\n");
+  auto bad = run_replay(*cfg, ro);
+  REQUIRE(!bad.has_value());
+  CHECK(bad.error().message == csv + ":22: column 'y': 'oops' is not a number");
+  CHECK(slurp(dir / "out" / "loss.csv") == loss);
+  CHECK(slurp(dir / "out" / "summary.txt") == summary);
+  CHECK(fs::exists(dir / "out" / "registry"));
+  // No staging directory is left behind, and a failing run creates no output directory.
+  CHECK(!fs::exists(dir / ".out.partial"));
+  ro.output_dir = (dir / "fresh").string();
+  REQUIRE(!run_replay(*cfg, ro).has_value());
+  CHECK(!fs::exists(dir / "fresh"));
+  CHECK(!fs::exists(dir / ".fresh.partial"));
+}
+
+TEST_CASE("replay: relative data paths follow the configuration, the output directory not",
+          "[pipeline][replay]") {
+  // Item 4: docs/replay.md says data paths are relative to the configuration file and the
+  // output directory to the current directory.
+  const fs::path dir = scratch("relative");
+  fs::create_directories(dir / "conf");
+  write(dir / "conf" / "s.csv", "x,y\n1,2\n2,4\n3,6\n");
+  write(dir / "conf" / "c.toml", small_config("s.csv", one_model) + "\n[output]\ndir = \"o\"\n");
+  auto cfg = load_config((dir / "conf" / "c.toml").string());
+  REQUIRE(cfg.has_value());
+  CHECK(cfg->stream.file == (dir / "conf" / "s.csv").lexically_normal().string());
+  CHECK(cfg->output_dir == "o");
+}
+
+TEST_CASE("replay: degenerate input is an error, never a summary of nan or inf",
+          "[pipeline][replay]") {
+  // Item 5.
+  const fs::path dir = scratch("degenerate");
+  const std::string csv = (dir / "s.csv").string();
+  SECTION("fewer rows than the warm-up") {
+    write(csv, "x,y\n1,2\n");
+    const std::string e = replay_error(dir, small_config(csv, one_model));
+    CHECK(e == csv + ": nothing to score: the warm-up is 2 samples ([data] warmup in " +
+                   (dir / "c.toml").string() +
+                   ") but the stream gave 1 sample (1 row read); give more rows or a shorter "
+                   "warm-up");
+  }
+  SECTION("a target whose square overflows") {
+    write(csv, "x,y\n1,2\n2,4\n3,1e308\n4,8\n");
+    const std::string e = replay_error(dir, small_config(csv, one_model));
+    CHECK(e == csv + ":4: column 'y': 1e+308 is too large (|target| must be <= 1e100 so that "
+                     "squared errors stay finite)");
+  }
+  SECTION("the summary never prints nan, inf or ?") {
+    // A run whose figures overflow (built by hand: the reader refuses such input).
+    write(csv, "x,y\n1,2\n2,4\n3,6\n4,8\n");
+    replay_result r;
+    REQUIRE(replay_error(dir, small_config(csv, one_model), &r).empty());
+    r.served.errors.sq_sum = std::numeric_limits<double>::infinity();
+    r.served.errors.abs_sum = std::numeric_limits<double>::quiet_NaN();
+    auto cfg = load_config((dir / "c.toml").string());
+    REQUIRE(cfg.has_value());
+    const std::string s = summary_text(*cfg, r);
+    INFO(s);
+    CHECK(s.find("nan") == std::string::npos);
+    CHECK(s.find("inf") == std::string::npos);
+    CHECK(s.find('?') == std::string::npos);
+    CHECK(s.find("overflowed") != std::string::npos);
+    CHECK(s.find("served MAE / best fixed MAE: not computed (a figure overflowed)") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("replay: configuration messages name the real range and place", "[pipeline][replay]") {
+  // Items 9 and 10.
+  const fs::path dir = scratch("messages");
+  const std::string csv = (dir / "s.csv").string();
+  write(csv, "x,y\n1,2\n2,4\n3,6\n4,8\n");
+  const std::string cfg = (dir / "c.toml").string();
+  SECTION("forgetting_factor = nan states (0, 1]") {
+    const std::string e = replay_error(
+        dir, small_config(csv, "[[models]]\nname = \"m\"\ntype = \"rls\"\n"
+                               "forgetting_factor = nan\n"));
+    // The range is the one rls::make() states (committed: "(0, 1]"), not "[-inf, inf]" of
+    // the configuration reader that lets the factory check the value.
+    const std::string head = cfg + ":12: [models 'm'] rls: forgetting_factor must be in ";
+    CHECK(e.rfind(head, 0) == 0);
+    CHECK(e.ends_with(", 1], got nan"));
+    CHECK(e.find("inf") == std::string::npos);
+  }
+  SECTION("an unknown champion is reported at the [pipeline] line") {
+    const std::string e = replay_error(
+        dir, small_config(csv, one_model + "\n[pipeline]\nchampion = \"mm\"\n"));
+    CHECK(e == cfg + ":15: [pipeline] champion 'mm' is not a [[models]] name (models: 'm')");
+  }
+  SECTION("[gate] alpha states the accepted range and what 0 means") {
+    const std::string e = replay_error(
+        dir, small_config(csv, one_model + "\n[gate]\ntype = \"standard\"\nalpha = 1.5\n"));
+    CHECK(e == cfg + ":16: [gate] alpha must be in [0, 1) (0 turns the significance test "
+                     "off), got 1.5");
+  }
+  SECTION("step_samples: one number for every step") {
+    replay_result r;
+    CHECK(replay_error(dir,
+                       small_config(csv, one_model + "\n[rollout]\ntype = \"canary\"\n"
+                                                     "steps = [0.1, 0.5]\nstep_samples = 3\n"),
+                       &r) == "");
+  }
+  SECTION("step_samples: a list of the wrong length") {
+    const std::string e = replay_error(
+        dir, small_config(csv, one_model + "\n[rollout]\ntype = \"canary\"\n"
+                                           "steps = [0.1, 0.5]\nstep_samples = [3, 4, 5]\n"));
+    CHECK(e.find("step_samples must have one entry per step (or one for all)") !=
+          std::string::npos);
+  }
+  SECTION("a missing configuration gives the OS reason") {
+    auto c = load_config((dir / "nosuch.toml").string());
+    REQUIRE(!c.has_value());
+    CHECK(c.error().message ==
+          (dir / "nosuch.toml").string() + ": cannot open configuration file (" +
+              std::generic_category().message(ENOENT) + ")");
+  }
+  SECTION("a CSV given as the configuration hints at --data") {
+    auto c = load_config(csv);
+    REQUIRE(!c.has_value());
+    CHECK(c.error().message.find("(this looks like a data file: give the configuration first "
+                                 "and the CSV with --data FILE)") != std::string::npos);
+  }
+}
+
+TEST_CASE("replay: the timeline reads well and the summary uses significant digits",
+          "[pipeline][replay]") {
+  // Items 7 and 12, on reasons in the gate's format of commit d58817f.
+  CHECK(readable_reason("sanity: prediction 8857 in [-inf, inf]; min_samples: 142 of 60 "
+                        "samples; min_improvement: loss 198.9 vs 228.3, gain 29.4 = 12.88% "
+                        "(needs 2% and 0); significant: sequential: p(better) = 0.04637") ==
+        "min_samples: 142 samples (needs 60); min_improvement: loss 198.9 vs 228.3, gain 29.4 "
+        "= 12.88% (needs >= 2% better and a gain >= 0); significant: sequential: p(better) = "
+        "0.04637");
+  // A declared range is informative and stays; a failed check too.
+  CHECK(readable_reason("sanity: prediction 5 outside [0, 1]") ==
+        "sanity: prediction 5 outside [0, 1]");
+  CHECK(readable_reason("watch of 60 samples passed: sanity: prediction 1.056e+04 in "
+                        "[-inf, inf]; significant: x") ==
+        "watch of 60 samples passed: significant: x");
+  CHECK(readable_reason("shadow: 3 of 50 production samples") ==
+        "shadow: 3 production samples (needs 50)");
+
+  event gate{};
+  gate.kind = event_kind::gate_decision;
+  gate.sample_index = 872;
+  gate.time = 0.0;
+  gate.reason = reason_text("min_samples: 1 of 2 samples");
+  event started = gate;
+  started.kind = event_kind::rollout_started;
+  const std::vector<std::string> names{"a"};
+  CHECK(format_event(gate, names, false, &started) ==
+        "0  #     872  gate_decision     a: passed, rollout starts: min_samples: 1 samples "
+        "(needs 2)");
+  CHECK(format_event(gate, names, false, nullptr) ==
+        "0  #     872  gate_decision     a: refused, evidence starts again: min_samples: 1 "
+        "samples (needs 2)");
+
+  CHECK(summary_figure(226.634) == "226.6");
+  CHECK(summary_figure(0.42137) == "0.4214");
+  CHECK(summary_figure(0.0123456) == "0.01235");
+  CHECK(summary_figure(787.65) == "787.6");  // round-half-even of the binary value 787.649999...
+  CHECK(summary_figure(std::numeric_limits<double>::infinity()) == "overflowed");
+}
+
+TEST_CASE("replay: the summary wording fits what was configured", "[pipeline][replay]") {
+  // Item 12: no lag counter without lags; "1 version" in the singular.
+  const fs::path dir = scratch("wording");
+  const std::string csv = (dir / "s.csv").string();
+  write(csv, "x,y\n1,2\n2,4\n3,6\n4,8\n");
+  replay_result r;
+  REQUIRE(replay_error(dir, small_config(csv, one_model), &r).empty());
+  auto cfg = load_config((dir / "c.toml").string());
+  REQUIRE(cfg.has_value());
+  r.registry_versions = 1;
+  const std::string s = summary_text(*cfg, r);
+  INFO(s);
+  CHECK(s.find("lag") == std::string::npos);
+  CHECK(s.find("registry: 1 version kept") != std::string::npos);
+}
+
+TEST_CASE("replay: chart ticks fall on year or month starts", "[pipeline][replay]") {
+  // Item 12. Reference: Python datetime, (date(1972,1,1) - date(1970,1,1)).days = 730.
+  const double a = static_cast<double>(days_from_civil(1969, 3, 17));
+  const double b = static_cast<double>(days_from_civil(1988, 12, 31));
+  const std::vector<double> t = time_ticks(a, b, true);
+  REQUIRE(!t.empty());
+  CHECK(t.size() <= 11);
+  for (double d : t) {
+    const civil_date c = civil_from_days(static_cast<std::int64_t>(d));
+    CHECK(c.month == 1);
+    CHECK(c.day == 1);
+  }
+  CHECK(t.front() == static_cast<double>(days_from_civil(1970, 1, 1)));
+  const std::vector<double> m = time_ticks(static_cast<double>(days_from_civil(2001, 1, 15)),
+                                           static_cast<double>(days_from_civil(2001, 7, 20)),
+                                           true);
+  REQUIRE(m.size() == 6);  // 1 Feb .. 1 Jul
+  for (double d : m) CHECK(civil_from_days(static_cast<std::int64_t>(d)).day == 1);
+}
+
+TEST_CASE("replay: with --limit the progress reaches 100% of the limit", "[pipeline][replay]") {
+  // Item 11: the share read is rows / limit, not the file's bytes.
+  auto cfg = load_config(bundled_config);
+  REQUIRE(cfg.has_value());
+  cfg->limit = 1000;
+  run_options ro;
+  ro.write_files = false;
+  ro.block_rows = 100;
+  std::vector<double> seen;
+  ro.on_block = [&](double p, const std::vector<event>&) { seen.push_back(p); };
+  REQUIRE(run_replay(*cfg, ro).has_value());
+  REQUIRE(seen.size() >= 10);
+  CHECK_THAT(seen[0], WithinAbs(0.1, 1e-12));  // 100 of 1000 rows; exact in binary
+  CHECK(seen.back() == 1.0);
 }
 
 #else
