@@ -495,3 +495,36 @@ TEST_CASE("ema: an average that would overflow is refused, state unchanged",
     }
   }
 }
+
+TEST_CASE("ema: load_state refuses a weight no update sequence reaches",
+          "[stats][ema][checkpoint]") {
+  ema_options o;
+  o.alpha = 0.25;
+  o.adjust = true;
+  auto e = ema<double>::make(o).value();
+  REQUIRE(e.update(1.0) == status::ok);
+  // Layout: header (2 bytes), alpha, adjust, missing, weight, count, value.
+  const auto with = [&](double weight, std::uint64_t count) {
+    byte_writer w;
+    w.put_u8(1);
+    w.put_u8(sizeof(double));
+    w.put_f64(0.25);
+    w.put_u8(1);
+    w.put_u8(static_cast<std::uint8_t>(o.missing));
+    w.put_f64(weight);
+    w.put_u64(count);
+    w.put_f64(3.0);
+    return w.bytes();
+  };
+  // sum_i 0.75^i < 4: a weight of 5 is out of reach; a weight with no observation too.
+  for (const auto& bad : {with(5.0, 10), with(1.0, 0)}) {
+    byte_reader r(bad);
+    CHECK(e.load_state(r) == status::invalid_argument);
+    CHECK(e.value() == 1.0);
+    CHECK(e.count() == 1);
+  }
+  const auto ok_bytes = with(3.9, 10);
+  byte_reader r(ok_bytes);
+  CHECK(e.load_state(r) == status::ok);
+  CHECK(e.value() == 3.0);
+}

@@ -347,3 +347,33 @@ TEST_CASE("rolling_window: load_state refuses sums that disagree with the values
   REQUIRE(w.load_state(rx) == status::ok);
   CHECK(state_of(w) == bytes);
 }
+
+TEST_CASE("running_stats: load_state refuses moments no update sequence produces",
+          "[stats][running_stats][checkpoint]") {
+  auto s = running_stats<double>::make({}).value();
+  REQUIRE(s.update(2.0) == status::ok);
+  const auto before = state_of(s);
+  // Header, n, then shift, mean (of x - shift), m2, min, max.
+  const auto record = [](std::uint64_t n, double shift, double mean, double m2, double lo,
+                         double hi) {
+    byte_writer w;
+    w.put_u8(1);
+    w.put_u8(sizeof(double));
+    w.put_u64(n);
+    for (double v : {shift, mean, m2, lo, hi}) w.put_f64(v);
+    return w.bytes();
+  };
+  for (const auto& bad : {record(2, 1e300, 0.0, 0.5, 1.0, 2.0),   // shift outside [min, max]
+                          record(2, 1.0, 1e300, 0.5, 1.0, 2.0),   // mean outside [min, max]
+                          record(2, 1.0, 0.5, 1e6, 1.0, 2.0),     // m2 beyond n range^2 / 4
+                          record(1, 1.0, 0.0, 0.5, 1.0, 1.0),     // one value with a spread
+                          record(0, 1.0, 0.0, 0.0, 1.0, 1.0)}) {  // empty with values
+    byte_reader r(bad);
+    CHECK(s.load_state(r) == status::invalid_argument);
+    CHECK(state_of(s) == before);
+  }
+  const auto good = record(2, 1.0, 0.5, 0.5, 1.0, 2.0);
+  byte_reader r(good);
+  REQUIRE(s.load_state(r) == status::ok);
+  CHECK(*s.mean() == 1.5);
+}

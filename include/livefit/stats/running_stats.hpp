@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -157,7 +158,8 @@ class running_stats {
       return status::invalid_argument;
     for (Scalar* v : {&next.shift_, &next.mean_, &next.m2_, &next.min_, &next.max_})
       if (!r.get_scalar(*v) || !std::isfinite(*v)) return status::invalid_argument;
-    if (next.m2_ < Scalar(0) || next.min_ > next.max_) return status::invalid_argument;
+    if (next.m2_ < Scalar(0) || next.min_ > next.max_ || !next.consistent())
+      return status::invalid_argument;
     *this = next;
     return status::ok;
   }
@@ -165,6 +167,26 @@ class running_stats {
  private:
   static constexpr std::uint8_t layout_ = 1;
   explicit running_stats(std::uint32_t ddof) noexcept : ddof_(ddof) {}
+
+  // The invariants a sequence of updates and merges keeps (checkpoint validation: a valid
+  // CRC proves the bytes, not the state). Empty: all zero. Else the shift (a value seen)
+  // lies in [min, max], the mean too (up to a few eps of its magnitude), one value has no
+  // spread, and m2 <= n (max - min)^2 / 4 (the largest spread n values in that range
+  // have), with 1% slack for rounding.
+  [[nodiscard]] bool consistent() const noexcept {
+    if (n_ == 0)
+      return shift_ == Scalar(0) && mean_ == Scalar(0) && m2_ == Scalar(0) &&
+             min_ == Scalar(0) && max_ == Scalar(0);
+    if (!(shift_ >= min_ && shift_ <= max_)) return false;
+    if (n_ == 1) return mean_ == Scalar(0) && m2_ == Scalar(0) && min_ == max_;
+    const Scalar range = max_ - min_;
+    const Scalar mean = shift_ + mean_;
+    const Scalar tol = Scalar(16) * std::numeric_limits<Scalar>::epsilon() *
+                       std::max(std::abs(min_), std::abs(max_));
+    if (!(mean >= min_ - tol && mean <= max_ + tol)) return false;
+    const Scalar n = static_cast<Scalar>(n_);
+    return m2_ <= Scalar(0.2525) * n * range * range + std::numeric_limits<Scalar>::min();
+  }
 
   std::uint64_t n_{0};
   Scalar shift_{0};  ///< The first value: every other value enters as x - shift_.

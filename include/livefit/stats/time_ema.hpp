@@ -128,7 +128,11 @@ class time_ema {
     if (!detail::get_record_header<Scalar>(r, layout_) || !r.get_f64(h) || !r.get_scalar(y) ||
         !r.get_scalar(weight) || !r.get_i64(last) || !r.get_u64(count))
       return status::invalid_argument;
-    if (h != halflife_ || !std::isfinite(y) || !std::isfinite(weight) || weight < Scalar(0))
+    // Before any value the state is zero; after one, the weight includes the newest value's
+    // weight of 1 (weight = decayed old weight + 1).
+    if (h != halflife_ || !std::isfinite(y) || !std::isfinite(weight) || weight < Scalar(0) ||
+        (count == 0 && (weight != Scalar(0) || y != Scalar(0))) ||
+        (count > 0 && weight < Scalar(1)))
       return status::invalid_argument;
     y_ = y;
     weight_ = weight;

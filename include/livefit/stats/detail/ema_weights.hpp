@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -123,6 +124,14 @@ class ema_weights {
         missing != static_cast<std::uint8_t>(missing_) || !std::isfinite(weight) ||
         weight < Scalar(0))
       return false;
+    // The weight a sequence of steps can reach: sum_i (1-a)^i < 1/a in the adjusted form,
+    // at most 1 in the plain form; 0 before any value unless an initial value seeded it (a
+    // skip only decays it). Slack: the recursion w = w (1-a) + 1 rounds by up to an ulp of
+    // w per step, and its floating-point fixed point sits up to about 2 eps / a above 1/a.
+    constexpr Scalar eps = std::numeric_limits<Scalar>::epsilon();
+    const Scalar most = adjust_ ? (Scalar(1) + Scalar(4) * eps / a_ + Scalar(2) * eps) / a_
+                                : Scalar(1) + Scalar(2) * eps;
+    if (weight > most || (count == 0 && !seeded_ && weight != Scalar(0))) return false;
     out = *this;
     out.weight_ = weight;
     out.count_ = count;
