@@ -416,3 +416,37 @@ TEST_CASE("ew_covariance: a covariance that would overflow is refused",
   REQUIRE(c.covariance().has_value());
   CHECK(std::isfinite(*c.covariance()));
 }
+
+TEST_CASE("ew_covariance: load_state refuses moments the recursion cannot produce",
+          "[stats][ew_covariance][checkpoint]") {
+  ew_moments_options o;
+  o.ema.alpha = 0.5;
+  auto c = ew_covariance<double>::make(o).value();
+  REQUIRE(c.update(1.0, 2.0) == status::ok);
+  REQUIRE(c.update(2.0, 1.0) == status::ok);
+  const auto cov = c.covariance();
+  // Layout: header, alpha, adjust, bias, missing, then sx sy mx my cxx cyy cxy, the three
+  // weights and the count.
+  const auto record = [&](double cxy, double sum_wt2, std::uint64_t count) {
+    byte_writer w;
+    w.put_u8(1);
+    w.put_u8(sizeof(double));
+    w.put_f64(0.5);
+    w.put_u8(static_cast<std::uint8_t>(o.ema.adjust));
+    w.put_u8(static_cast<std::uint8_t>(o.bias));
+    w.put_u8(static_cast<std::uint8_t>(o.ema.missing));
+    for (double v : {1.0, 2.0, 0.5, -0.5, 0.25, 0.25, cxy, 1.5, sum_wt2, 1.0}) w.put_f64(v);
+    w.put_u64(count);
+    return w.bytes();
+  };
+  // |cxy| > sqrt(cxx cyy); sum w^2 > (sum w)^2; means with no observation.
+  for (const auto& bad : {record(0.5, 1.25, 2), record(-0.25, 3.0, 2), record(-0.25, 1.25, 0)}) {
+    byte_reader r(bad);
+    CHECK(c.load_state(r) == status::invalid_argument);
+    CHECK(c.count() == 2);
+    CHECK(c.covariance() == cov);
+  }
+  const auto good = record(-0.25, 1.25, 2);
+  byte_reader r(good);
+  CHECK(c.load_state(r) == status::ok);
+}

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -131,6 +132,27 @@ class ew_moments {
       if (!r.get_scalar(*v) || !std::isfinite(*v)) return false;
     if (!r.get_u64(next.count_)) return false;
     if (next.cxx_ < Scalar(0) || next.cyy_ < Scalar(0) || next.old_wt_ < Scalar(0)) return false;
+    // What the recursion keeps (a valid CRC proves the bytes, not the state): weights
+    // positive with sum w^2 <= (sum w)^2 (the weights are positive), |cxy| <= sqrt(cxx cyy)
+    // (Cauchy-Schwarz, 1% slack for rounding), and the state after make() before a value.
+    const Scalar slack = Scalar(1) + Scalar(64) * std::numeric_limits<Scalar>::epsilon();
+    if (!(next.sum_wt_ >= Scalar(0)) || !(next.sum_wt2_ >= Scalar(0)) ||
+        !(next.sum_wt2_ <= next.sum_wt_ * next.sum_wt_ * slack) ||
+        !(std::abs(next.cxy_) <= Scalar(1.01) * std::sqrt(next.cxx_) * std::sqrt(next.cyy_) +
+                                     std::numeric_limits<Scalar>::min()) ||
+        !(Paired || (next.sy_ == Scalar(0) && next.my_ == Scalar(0) && next.cyy_ == Scalar(0) &&
+                     next.cxy_ == Scalar(0))))
+      return false;
+    if (next.count_ == 0 && !(next.sx_ == Scalar(0) && next.mx_ == Scalar(0) &&
+                              next.cxx_ == Scalar(0) && next.sy_ == Scalar(0) &&
+                              next.my_ == Scalar(0)))
+      return false;
+    // Every weight decays together, so a finite moment with (sum w)^2 > 0 is well formed;
+    // the reported moments must also be finite (as observe() guarantees).
+    const Scalar f = next.correction();
+    if (!std::isfinite(next.cxx_ * f) || !std::isfinite(next.cyy_ * f) ||
+        !std::isfinite(next.sx_ + next.mx_) || !std::isfinite(next.sy_ + next.my_))
+      return false;
     *this = next;
     return true;
   }
