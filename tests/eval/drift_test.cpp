@@ -9,6 +9,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "alloc_counter.hpp"
@@ -728,4 +729,51 @@ TEST_CASE("detectors: finite values that would overflow the sums are refused unc
   CHECK(ad.update(1e200) == status::numerical_failure);
   CHECK(ad.width() == 1);
   CHECK(ad.mean() == 0.5);
+}
+
+TEST_CASE("drift detectors: load_state refuses states no stream produces",
+          "[eval][checkpoint]") {
+  // A valid CRC proves the bytes, not the state (issue 5 follow-up).
+  const auto refused = [](auto d, const std::vector<std::uint8_t>& bytes) {
+    const auto before = d;
+    byte_reader r(bytes);
+    CHECK(d.load_state(r) == status::invalid_argument);
+    byte_writer a, b;
+    d.save_state(a);
+    before.save_state(b);
+    CHECK(a.bytes() == b.bytes());
+  };
+  SECTION("cusum: a sum above h was a drift and was reset; n = 0 has no sums") {
+    auto d = cusum::make({}).value();  // h = 5
+    REQUIRE(d.update(1.0) == status::ok);
+    for (const auto& [n, upper] : {std::pair<std::uint64_t, double>{10, 6.0}, {0, 1.0}}) {
+      byte_writer w;
+      w.put_u64(n);
+      w.put_f64(upper);
+      w.put_f64(0.0);
+      w.put_u64(0);
+      w.put_u8(0);
+      refused(d, w.bytes());
+    }
+  }
+  SECTION("ddm: a minimum p without its s") {
+    auto d = ddm::make({}).value();
+    byte_writer w;
+    w.put_u64(100);
+    w.put_f64(10.0);
+    w.put_f64(0.1);
+    w.put_f64(std::numeric_limits<double>::infinity());
+    w.put_u64(0);
+    w.put_u8(0);
+    refused(d, w.bytes());
+  }
+  SECTION("page_hinkley: sums with no observation") {
+    auto d = page_hinkley::make({}).value();
+    byte_writer w;
+    w.put_u64(0);
+    for (double v : {3.0, 1.0, 0.0, 0.0, 0.0}) w.put_f64(v);
+    w.put_u64(0);
+    w.put_u8(0);
+    refused(d, w.bytes());
+  }
 }

@@ -152,8 +152,11 @@ class averager {
         (capacity_ > 0 && (head >= capacity_ || fresh_count >= capacity_)) ||
         !detail::all_finite({next.weight_, next.var_, next.sum_sq_, next.fresh_sq_,
                              next.shift_, next.fresh_shift_}) ||
-        next.var_ < 0.0 || next.weight_ < 0.0)
+        next.var_ < 0.0 || next.weight_ < 0.0 || next.sum_sq_ < 0.0 || next.fresh_sq_ < 0.0 ||
+        fresh_count > size || (next.count_ == 0 && (next.weight_ != 0.0 || next.var_ != 0.0)))
       return false;
+    // LIMITATION: the window sums are not recomputed from the ring and compared: a damaged
+    // but finite sum loads, and is replaced by the fresh sums within one window.
     for (std::size_t i = 0; i < K; ++i)
       if (!detail::all_finite({next.mean_[i], next.sum_[i], next.fresh_[i]})) return false;
     for (std::size_t i = 0; i < ring_.size(); ++i)
