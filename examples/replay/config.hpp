@@ -66,7 +66,12 @@ struct replay_config {
   std::optional<component_config> drift;
   std::optional<component_config> gate;
   std::optional<component_config> rollout;
+  /// Output directory; relative to the current directory (unlike [data] file, which is
+  /// relative to the configuration file).
   std::string output_dir{"replay-out"};
+  /// Unit of the target for the chart's axis ("births per day", "ppm"); empty: "units of
+  /// <target>".
+  std::string unit;
   std::uint64_t rolling_window{90};
   std::uint64_t loss_every{1};  ///< Write every n-th scored sample to loss.csv.
 };
@@ -549,8 +554,9 @@ class toml_walker {
   }
 
   if (const toml::table* o = table("output")) {
-    w.only(*o, "output", {"dir", "rolling_window", "loss_every"});
+    w.only(*o, "output", {"dir", "unit", "rolling_window", "loss_every"});
     w.text(*o, "output", "dir", cfg.output_dir);
+    w.text(*o, "output", "unit", cfg.unit);
     w.whole(*o, "output", "rolling_window", cfg.rolling_window, 1, 1000000);
     w.whole(*o, "output", "loss_every", cfg.loss_every, 1, std::int64_t{1} << 40);
   }

@@ -326,9 +326,9 @@ inline std::string_view digits_at(std::string_view s, std::size_t& at) {
        "; production at the end: " + r.final_production + "\n";
   if (const std::size_t n = new_year_drifts(r); n > 0) {
     s += "note: " + std::to_string(n) + " of the " + std::to_string(r.drifts) +
-         " drift alarms fall around New Year: holidays are not among the features, so a "
-         "holiday's\n  unusual value raises the loss for a few days; these alarms mark the "
-         "holiday, not a lasting change\n";
+         " drift alarms fall around New Year. Holidays are not among the features,\n"
+         "  so a holiday's unusual value raises the loss for a few days: these alarms mark\n"
+         "  the holiday, not a lasting change.\n";
   }
   s += "\n";
   auto pad_left = [](std::string v, std::size_t w) {
@@ -689,8 +689,11 @@ inline std::string_view digits_at(std::string_view s, std::size_t& at) {
                               cfg.stream.target + ": continuous deployment vs train once";
     if (auto ok = write_text(stage / "chart.svg",
                                      render_chart(chart, marks, title,
-                                                  "absolute error (units of " +
-                                                      cfg.stream.target + ")",
+                                                  "absolute error (" +
+                                                      (cfg.unit.empty()
+                                                           ? "units of " + cfg.stream.target
+                                                           : cfg.unit) +
+                                                      ")",
                                                   out.time_is_date));
         !ok)
       return ok.error();

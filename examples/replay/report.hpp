@@ -87,8 +87,15 @@ struct chart_marker {
   enum class kind : std::uint8_t { promotion, rollback, drift } what{kind::promotion};
 };
 
+/// Whole months between the dates of day counts t0 <= t1 (calendar months, days ignored).
+[[nodiscard]] inline std::int64_t months_between(double t0, double t1) {
+  const civil_date a = civil_from_days(static_cast<std::int64_t>(std::floor(t0)));
+  const civil_date b = civil_from_days(static_cast<std::int64_t>(std::floor(t1)));
+  return (b.year - a.year) * 12 + (b.month - a.month);
+}
+
 /// Time-axis ticks in [t0, t1]: for date streams, starts of years (every 1, 2, 5, ... years)
-/// or, on spans under about three years, starts of months (every 1, 2, 3 or 6); for number
+/// or, on spans under three years, starts of months (every 1, 2, 3 or 6); for number
 /// streams, round numbers. At most about 10 ticks.
 [[nodiscard]] inline std::vector<double> time_ticks(double t0, double t1, bool time_is_date) {
   std::vector<double> out;
@@ -107,7 +114,7 @@ struct chart_marker {
   }
   const civil_date a = civil_from_days(static_cast<std::int64_t>(std::floor(t0)));
   const civil_date b = civil_from_days(static_cast<std::int64_t>(std::floor(t1)));
-  const std::int64_t months = (b.year - a.year) * 12 + (b.month - a.month);
+  const std::int64_t months = months_between(t0, t1);
   if (months >= 36) {
     std::int64_t step = 1;
     for (std::int64_t m : {1, 2, 5, 10, 20, 50, 100})
@@ -166,7 +173,7 @@ struct chart_marker {
   // A round upper limit: 1, 2 or 5 times a power of ten.
   const double mag = std::pow(10.0, std::floor(std::log10(ymax)));
   double top_v = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+  for (double m : {1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}) {
     if (m * mag >= ymax) {
       top_v = m * mag;
       break;
@@ -183,8 +190,11 @@ struct chart_marker {
     s += "<text x=\"" + fixed(left - 6, 1) + "\" y=\"" + fixed(Y(v) + 4, 1) +
          "\" text-anchor=\"end\">" + num(v, 4) + "</text>\n";
   }
+  // Year ticks are labelled with the year, month ticks with year and month.
+  const bool by_year = time_is_date && months_between(t0, t1) >= 36;  // as time_ticks()
   for (const double t : time_ticks(t0, t1, time_is_date)) {
-    const std::string label = time_is_date ? format_time(t, true) : num(t, 6);
+    std::string label = time_is_date ? format_time(t, true) : num(t, 6);
+    if (time_is_date) label.resize(by_year ? 4 : 7);
     s += "<line x1=\"" + fixed(X(t), 1) + "\" x2=\"" + fixed(X(t), 1) + "\" y1=\"" +
          fixed(top + ph, 1) + "\" y2=\"" + fixed(top + ph + 4, 1) + "\" stroke=\"#444\"/>\n";
     s += "<text x=\"" + fixed(X(t), 1) + "\" y=\"" + fixed(top + ph + 18, 1) +

@@ -309,8 +309,9 @@ TEST_CASE("replay: the bundled births run beats train-once and nears the best fi
   // third of train-once.
   CHECK(served <= 1.05 * best);
   CHECK(served <= once / 3.0);
-  // The best fixed factor's figure is near the 230.7 of data/README.md (RLS 0.99 started
-  // from OLS there, from a ridge prior here): a wrong feature or date would be far off.
+  // The best fixed factor's figure is near 230.7, an earlier reference run of RLS 0.99
+  // started from OLS (from a ridge prior here; the figure is not in data/README.md, which
+  // only describes the file): a wrong feature or date would be far off.
   CHECK(r->fixed[r->best_fixed].errors.mae() < 240.0);
   CHECK(once > 700.0);
   CHECK(r->registry_reloaded);
@@ -365,13 +366,15 @@ TEST_CASE("replay: the CO2 stream skips its empty weeks and matches the data's f
   auto r = run_replay(*cfg, ro);
   REQUIRE(r.has_value());
   INFO(summary_text(*cfg, *r));
-  // data/README.md, section 2: 2,284 rows, 59 without a value, warm-up 222, 2,003 scored.
+  // data/README.md, the co2 file's row: 2,284 rows, 59 without a value; warm-up 222 (to
+  // 1962-11-24), so 2,284 - 59 - 222 = 2,003 scored.
   CHECK(r->rows == 2284);
   CHECK(r->skipped_missing == 59);
   CHECK(r->scored == 2003);
-  // Same features as data/README.md (intercept, years, two yearly harmonics): static OLS on
-  // the warm-up has MAE 8.00 there. Train-once here is RLS 0.999 over the warm-up (nearly
-  // equal weights over 222 weeks), so within 2 % of it; RLS 0.99 alone: 0.421 there.
+  // Features: intercept, years, two yearly harmonics. Static OLS on the warm-up has MAE 8.00
+  // in an earlier reference run (not in data/README.md, which only describes the file).
+  // Train-once here is RLS 0.999 over the warm-up (nearly equal weights over 222 weeks), so
+  // within 2 % of it; RLS 0.99 alone: 0.421 in that run.
   CHECK_THAT(r->train_once.errors.mae(), WithinRel(8.00, 0.02));
   for (const auto& f : r->fixed)
     if (f.name == "rls-0.99") CHECK_THAT(f.errors.mae(), WithinRel(0.421, 0.05));
