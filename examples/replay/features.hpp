@@ -21,6 +21,7 @@
 
 #include "calendar.hpp"
 #include "csv_reader.hpp"
+#include "report.hpp"
 #include "livefit/core/result.hpp"
 #include "livefit/stats/ema.hpp"
 
@@ -234,13 +235,17 @@ class stream_decoder {
       day = days_from_civil(v[0], static_cast<int>(v[1]), static_cast<int>(v[2]));
       t = static_cast<double>(day);
     }
+    // Both times as in the file (the date's own text, not a day count) so that the user can
+    // find the rows.
     if (rows_ > 0 && t < last_time_) {
       const std::string what =
           time_col_ != npos
               ? r.where(time_col_) + ": '" + std::string(trim(fields[time_col_])) + "'"
-              : r.path() + ":" + std::to_string(r.line()) + ": the date";
-      err = fail(errc::format_error, what + " is earlier than the previous row's time (the "
-                                            "stream must be in time order)");
+              : r.path() + ":" + std::to_string(r.line()) + ": the date " + ymd_text(fields) +
+                    " (columns " + ymd_names(r) + ")";
+      err = fail(errc::format_error, what + " is earlier than the previous row's time, " +
+                                         format_time(last_time_, day_based_) +
+                                         " (the stream must be in time order)");
       return outcome::error;
     }
 
@@ -349,6 +354,14 @@ class stream_decoder {
   std::size_t valid_rows_{0};
   std::uint64_t rows_{0};
   double last_time_{0.0};
+  // The date of a year/month/day row as written, "1969-1-2".
+  std::string ymd_text(const std::vector<std::string_view>& fields) const {
+    return std::string(trim(fields[ymd_[0]])) + "-" + std::string(trim(fields[ymd_[1]])) + "-" +
+           std::string(trim(fields[ymd_[2]]));
+  }
+  std::string ymd_names(const csv_reader& r) const {
+    return r.columns()[ymd_[0]] + ", " + r.columns()[ymd_[1]] + ", " + r.columns()[ymd_[2]];
+  }
   double first_time_{0.0};
   bool day_based_{true};  // false once a time cell is a plain number
   std::vector<double> year_terms_;

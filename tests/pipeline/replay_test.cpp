@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
 #include <zlib.h>
 
 #include "calendar.hpp"
@@ -248,7 +249,16 @@ TEST_CASE("replay: bad input gets a message naming file, line and field", "[pipe
     const std::string e = replay_error(
         dir, "[data]\nfile = \"" + csv + "\"\ntarget = \"y\"\ntime = \"t\"\n" + one_model);
     CHECK(e == csv + ":3: column 't': '2001-01-01 23:59' is earlier than the previous row's "
-                     "time (the stream must be in time order)");
+                     "time, 2001-01-02 (the stream must be in time order)");
+  }
+  SECTION("a year/month/day date going backwards shows the dates, not day counts") {
+    // Item 9 of the issue 7 follow-up: once "time goes backwards (-365.000000 after ...)".
+    write(csv, "year,month,day,x,y\n1969,1,2,1,2\n1969,1,1,2,4\n");
+    const std::string e = replay_error(
+        dir, "[data]\nfile = \"" + csv + "\"\ntarget = \"y\"\nyear = \"year\"\n" +
+                 "month = \"month\"\nday = \"day\"\n" + one_model);
+    CHECK(e == csv + ":3: the date 1969-1-1 (columns year, month, day) is earlier than the "
+                     "previous row's time, 1969-01-02 (the stream must be in time order)");
   }
   SECTION("unknown model type") {
     const std::string e = replay_error(
@@ -687,6 +697,63 @@ TEST_CASE("replay: with --limit the progress reaches 100% of the limit", "[pipel
   CHECK_THAT(seen[0], WithinAbs(0.1, 1e-12));  // 100 of 1000 rows; exact in binary
   CHECK(seen.back() == 1.0);
 }
+
+#if defined(LIVEFIT_REPLAY_PROGRAM)
+namespace {
+// Runs the program with `args` from `dir` (stdout and stderr together); returns the exit
+// status and fills `output`.
+int run_program(const fs::path& dir, const std::string& args, std::string& output) {
+  const std::string cmd = "cd '" + dir.string() + "' && '" + LIVEFIT_REPLAY_PROGRAM + "' " +
+                          args + " 2>&1";
+  std::FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  output.clear();
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
+  const int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+}  // namespace
+
+TEST_CASE("replay program: options, exit status and where outputs go", "[pipeline][replay]") {
+  // Items 3, 8 and 9 of the issue 7 follow-up, on the program itself.
+  const fs::path dir = scratch("program");
+  std::string out;
+  SECTION("--help documents options, exit codes and the bundled configurations") {
+    CHECK(run_program(dir, "--help", out) == 0);
+    for (const char* s : {"--out DIR", "--data FILE", "--limit ROWS", "--quiet",
+                          "--no-progress", "Exit status: 0 done, 1 bad input or configuration, "
+                          "2 bad usage", "births.toml", "flights.toml", "co2.toml",
+                          "docs/replay.md"}) {
+      INFO(s);
+      CHECK(out.find(s) != std::string::npos);
+    }
+  }
+  SECTION("an option is not taken as a value") {
+    CHECK(run_program(dir, "--out --no-progress", out) == 2);
+    CHECK(out == "livefit_replay: --out needs a value, got the option '--no-progress'\n");
+    CHECK(!fs::exists(dir / "--no-progress"));
+  }
+  SECTION("a missing configuration: exit 1 with the OS reason") {
+    CHECK(run_program(dir, "nosuch.toml", out) == 1);
+    CHECK(out == "livefit_replay: nosuch.toml: cannot open configuration file (" +
+                     std::generic_category().message(ENOENT) + ")\n");
+  }
+  SECTION("relative --data and the default output directory are the caller's") {
+    std::string rows = "x,y\n";
+    for (int i = 1; i <= 10; ++i) rows += std::to_string(i) + "," + std::to_string(i) + "\n";
+    write(dir / "s.csv", rows);
+    write(dir / "c.toml", small_config("unused.csv", one_model));
+    CHECK(run_program(dir, "c.toml --data s.csv --no-progress", out) == 0);
+    INFO(out);
+    CHECK(fs::exists(dir / "replay-out" / "loss.csv"));
+    CHECK(out.find("outputs in " + (dir / "replay-out").string() + ":") != std::string::npos);
+    CHECK(run_program(dir, "c.toml --data s.csv --quiet", out) == 0);
+    CHECK(out.empty());
+  }
+}
+#endif
 
 #else
 
