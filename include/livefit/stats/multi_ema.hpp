@@ -78,18 +78,19 @@ class multi_ema {
     const Scalar* in = y_[cur_].data();
     if constexpr (detail::is_contiguous_vector<Derived>) {
       const Scalar* xs = x.derived().data();
+      // One test of the new averages catches both faults (take > 0, so a NaN or infinite x
+      // makes its average non-finite too); which one it was is sorted out off the fast path.
       detail::bits_of<Scalar> bad = 0;
-      detail::bits_of<Scalar> overflow = 0;
       for (Eigen::Index j = 0; j < y_[0].size(); ++j) {
-        bad |= detail::non_finite_bit(xs[j]);
-        out[j] = s.keep * in[j] + s.take * xs[j];
-        overflow |= detail::non_finite_bit(out[j]);
+        const Scalar v = s.keep * in[j] + s.take * xs[j];
+        out[j] = v;
+        bad |= detail::non_finite_bit(v);
       }
-      if (bad != 0) [[unlikely]]
-        return status::non_finite_input;
-      // Finite values near the scalar's maximum can average past it (keep*max + take*max).
-      if (overflow != 0) [[unlikely]]
-        return status::numerical_failure;
+      if (bad != 0) [[unlikely]] {
+        // Finite values near the scalar's maximum can average past it (keep*max + take*max).
+        return detail::all_finite(xs, y_[0].size()) ? status::numerical_failure
+                                                    : status::non_finite_input;
+      }
     } else {
       if (!x.allFinite()) [[unlikely]]
         return status::non_finite_input;

@@ -67,6 +67,8 @@ class ew_moments {
     // One branch-free finiteness test over the candidate and everything it reports: the
     // bias correction (a factor >= 1) can overflow a moment that is itself finite (case:
     // 0, 1.3e154, -1.3e154 at alpha 0.5), and shift + offset can overflow a mean.
+    // LIMITATION: the factor costs a division per update. It has no cheap bound (it grows
+    // like 1 / (a (1 - a)) and without limit across skipped steps), so it is not filtered.
     const Scalar f = next.correction();
     const bits_of<Scalar> bad =
         non_finite_bit(next.cxx_ * f) | non_finite_bit(next.cyy_ * f) |
