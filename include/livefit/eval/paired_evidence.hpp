@@ -45,7 +45,7 @@ class paired_evidence {
     const detail::running_moments a = champion_.with(loss_champion);
     const detail::running_moments b = challenger_.with(loss_challenger);
     const detail::running_moments d = difference_.with(diff);
-    if (!(a.finite() && b.finite() && d.finite())) [[unlikely]]
+    if ((a.non_finite_bits() | b.non_finite_bits() | d.non_finite_bits()) != 0) [[unlikely]]
       return status::numerical_failure;
     champion_ = a;
     challenger_ = b;

@@ -29,10 +29,13 @@ struct running_moments {
     return next;
   }
 
-  /// True when mean and m2 are finite (one branch-free test of both).
-  [[nodiscard]] bool finite() const noexcept {
-    return (non_finite_bit(mean) | non_finite_bit(m2)) == 0;
+  /// Non-zero when mean or m2 is NaN or infinite; OR several of these for one test.
+  [[nodiscard]] bits_of<double> non_finite_bits() const noexcept {
+    return non_finite_bit(mean) | non_finite_bit(m2);
   }
+
+  /// True when mean and m2 are finite (one branch-free test of both).
+  [[nodiscard]] bool finite() const noexcept { return non_finite_bits() == 0; }
 
   /// Adds one finite value, or changes nothing and returns false when the moments would
   /// overflow (the value is then numerically out of reach of this estimator).
