@@ -93,7 +93,10 @@ enum class gate_action : std::uint8_t {
 
 /// A gate's answer, with a reason a person can read in an audit log.
 struct decision {
+  /// What to do; defaults to hold, so a default-constructed decision never moves traffic.
   gate_action action{gate_action::hold};
+  /// Why, for the audit log: at most 383 characters (longer text is truncated); empty only
+  /// in a default-constructed decision, since gate::evaluate() always fills it.
   reason_text reason{};
 };
 

@@ -18,6 +18,8 @@ namespace livefit {
 /// `champion loss - challenger loss`, positive when the challenger does better (the sign
 /// convention of eval/paired_evidence.hpp). evidence_collector.hpp fills these fields.
 struct evidence {
+  /// The value of a figure not measured yet: a quiet NaN, which every gate reads as "not
+  /// available" (hold). Test for it with std::isnan, never with ==.
   static constexpr double not_measured = std::numeric_limits<double>::quiet_NaN();
 
   /// Where in the stream the evidence was taken (copied into events). 0 when not known.
@@ -63,8 +65,12 @@ struct evidence {
   bool has_prediction{false};
   /// The latest prediction of the version under test.
   double last_prediction{not_measured};
-  /// Declared range of valid predictions, inclusive (-inf, +inf: no range declared).
+  /// Lower end of the declared range of valid predictions, inclusive, in the target's unit;
+  /// the sanity gate rolls back a version whose last prediction lies outside
+  /// [prediction_min, prediction_max]. Default -inf (no lower bound).
   double prediction_min{-std::numeric_limits<double>::infinity()};
+  /// Upper end of that range, inclusive, in the target's unit; >= prediction_min.
+  /// Default +inf (no upper bound).
   double prediction_max{std::numeric_limits<double>::infinity()};
 };
 

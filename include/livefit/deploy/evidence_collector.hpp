@@ -61,7 +61,11 @@ class evidence_collector {
     sequential_.reset();
   }
 
+  /// The paired loss accumulator (champion, challenger and difference moments) of the
+  /// samples added since make() or the last reset(); difference = champion - challenger.
   [[nodiscard]] const paired_evidence& paired() const noexcept { return paired_; }
+  /// The mSPRT fed with the same differences, for its state beyond the p-values fill()
+  /// copies; reset() together with paired().
   [[nodiscard]] const msprt& sequential() const noexcept { return sequential_; }
 
  private:

@@ -143,6 +143,7 @@ class all_of {
   static_assert(sizeof...(G) >= 1, "all_of needs at least one gate");
 
  public:
+  /// The combinator's name in gate expressions (gate_parser.hpp) and reasons.
   static constexpr std::string_view name = "all_of";
 
   /// Members default-constructed (each gate with its default options).
@@ -150,6 +151,7 @@ class all_of {
     requires(std::is_nothrow_default_constructible_v<G> && ...)
       : gates_() {}
 
+  /// Takes the members, each with its own options; they are asked in this order.
   constexpr explicit all_of(G... gates) noexcept((std::is_nothrow_move_constructible_v<G> && ...))
       : gates_(std::move(gates)...) {}
 
@@ -187,6 +189,7 @@ class any_of {
   static_assert(sizeof...(G) >= 1, "any_of needs at least one gate");
 
  public:
+  /// The combinator's name in gate expressions (gate_parser.hpp) and reasons.
   static constexpr std::string_view name = "any_of";
 
   /// Members default-constructed (each gate with its default options).
@@ -194,9 +197,14 @@ class any_of {
     requires(std::is_nothrow_default_constructible_v<G> && ...)
       : gates_() {}
 
+  /// Takes the members, each with its own options; they are asked in this order.
   constexpr explicit any_of(G... gates) noexcept((std::is_nothrow_move_constructible_v<G> && ...))
       : gates_(std::move(gates)...) {}
 
+  /// Asks every member in order until one rolls back (a later rollback must still veto an
+  /// earlier promote).
+  /// @post The hold reason is "none promotes: " followed by each member's hold reason,
+  ///       joined with "; " and cut at the reason_text capacity (383 characters).
   template <class Evidence>
     requires(gate<G, Evidence> && ...)
   [[nodiscard]] decision evaluate(const Evidence& e) const noexcept {
@@ -214,6 +222,7 @@ class any_of {
     return f.result();
   }
 
+  /// The members, in order.
   [[nodiscard]] const std::tuple<G...>& gates() const noexcept { return gates_; }
 
  private:
@@ -226,15 +235,20 @@ class any_of {
 template <class G>
 class not_ {
  public:
+  /// The combinator's name in gate expressions (gate_parser.hpp) and reasons.
   static constexpr std::string_view name = "not_";
 
+  /// The member default-constructed (the gate with its default options).
   constexpr not_() noexcept
     requires std::is_nothrow_default_constructible_v<G>
       : gate_() {}
 
+  /// Negates `g`, with the options it was built with.
   constexpr explicit not_(G g) noexcept(std::is_nothrow_move_constructible_v<G>)
       : gate_(std::move(g)) {}
 
+  /// The member's decision with promote and hold swapped; the reason is "not(<member's
+  /// reason>)". A rollback is returned as the member gave it.
   template <class Evidence>
     requires gate<G, Evidence>
   [[nodiscard]] decision evaluate(const Evidence& e) const noexcept {
@@ -255,6 +269,7 @@ class not_ {
     return a == gate_action::promote ? gate_action::hold : gate_action::promote;
   }
 
+  /// The negated member.
   [[nodiscard]] const G& inner() const noexcept { return gate_; }
 
  private:
@@ -278,6 +293,7 @@ class any_gate {
         call_(&call<std::remove_cvref_t<G>>),
         act_(&act<std::remove_cvref_t<G>>) {}
 
+  /// The wrapped gate's decision: one indirect call, no allocation.
   [[nodiscard]] decision evaluate(const evidence& e) const noexcept {
     return call_(impl_.get(), e);
   }

@@ -38,7 +38,9 @@ namespace livefit {
 
 /// The documented split hash, usable on its own (e.g. to check another implementation).
 struct split_hash {
+  /// FNV-1a 64 offset basis: the starting value of a hash (before the split name).
   static constexpr std::uint64_t fnv_offset = 0xcbf29ce484222325ULL;
+  /// FNV-1a 64 prime: each byte is XORed in, then the hash is multiplied by it (mod 2^64).
   static constexpr std::uint64_t fnv_prime = 0x100000001b3ULL;
 
   /// Continues an FNV-1a 64 hash `h` over `bytes`.
@@ -150,6 +152,8 @@ class traffic_split {
   [[nodiscard]] double unit(std::string_view key) const noexcept {
     return split_hash::unit(hash(key));
   }
+  /// The fixed number in [0, 1) of an integer key (hashed as its 8 little-endian bytes, so
+  /// the integer 7 and the string "7" get different numbers).
   [[nodiscard]] double unit(std::uint64_t key) const noexcept {
     return split_hash::unit(hash(key));
   }
@@ -159,6 +163,7 @@ class traffic_split {
   [[nodiscard]] bool in_canary(std::string_view key, double fraction) const noexcept {
     return unit(key) < fraction;
   }
+  /// in_canary() for an integer key: unit(key) < fraction, monotone in `fraction` in [0, 1].
   [[nodiscard]] bool in_canary(std::uint64_t key, double fraction) const noexcept {
     return unit(key) < fraction;
   }
@@ -167,6 +172,8 @@ class traffic_split {
   [[nodiscard]] std::size_t arm(std::string_view key) const noexcept {
     return arm_for_unit(unit(key));
   }
+  /// The arm of an integer key, by the weights: an index in [0, arms()), the same on every
+  /// run for the same split name and weights.
   [[nodiscard]] std::size_t arm(std::uint64_t key) const noexcept {
     return arm_for_unit(unit(key));
   }

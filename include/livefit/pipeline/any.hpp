@@ -80,8 +80,12 @@ class erased {
 template <class Scalar, int D = Eigen::Dynamic>
 class any_regressor {
  public:
+  /// Scalar of features, targets and predictions (float or double), the wrapped model's.
   using scalar_type = Scalar;
+  /// Feature vector: D rows, or dim() rows set at run time when D is Eigen::Dynamic.
   using vector_type = Eigen::Matrix<Scalar, D, 1>;
+  /// Name of the wrapper in checkpoint headers; the state behind it starts with the wrapped
+  /// model's own checkpoint_type (see save_state()).
   static constexpr std::string_view checkpoint_type = "livefit.any_regressor";
 
   /// Wraps a model. @pre M is a regressor over the same vector type with reset().
@@ -91,14 +95,26 @@ class any_regressor {
   explicit any_regressor(M&& m)
       : impl_(std::make_unique<model<std::remove_cvref_t<M>>>(std::forward<M>(m))) {}
 
+  /// The wrapped model's prediction for x, converted to scalar_type: one virtual call, no
+  /// allocation. @pre x.size() == dim()
   [[nodiscard]] scalar_type predict(const vector_type& x) const noexcept {
     return impl_->predict(x);
   }
+  /// Lets the wrapped model learn from (x, y).
+  /// @return status::ok; or the model's refusal (NaN or infinite input, wrong size, a broken
+  ///         numerical invariant) with its state bit-identical to before the call.
   [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
     return impl_->update(x, y);
   }
+  /// Number of features the wrapped model takes (fixed when it was made).
   [[nodiscard]] Eigen::Index dim() const noexcept { return impl_->dim(); }
+  /// Returns the wrapped model to its prior (its own reset()), keeping its settings.
   void reset() noexcept { impl_->reset(); }
+  /// Makes the wrapped model take `other`'s learnt state, keeping its own settings (the
+  /// drift_action::reseed path).
+  /// @return status::ok; status::invalid_argument, changing nothing, when `other` wraps
+  ///         another concrete type or the type has no seed_from() (callers reset instead);
+  ///         or the model's own refusal.
   [[nodiscard]] status seed_from(const any_regressor& other) noexcept {
     return impl_->seed_from(*other.impl_.get());
   }
@@ -107,10 +123,16 @@ class any_regressor {
   /// The concrete model's checkpoint type ("livefit.rls"), or "" when it has none.
   [[nodiscard]] std::string_view model_type() const noexcept { return impl_->model_type(); }
 
+  /// Appends the concrete model's checkpoint_type (a length-prefixed string, "" for a model
+  /// that is not checkpointable), then the model's state. May allocate (`w` grows).
   void save_state(byte_writer& w) const {
     w.put_string(impl_->model_type());
     impl_->save_state(w);
   }
+  /// Reads what save_state() wrote.
+  /// @return status::ok with the state restored; status::invalid_argument when the stored
+  ///         type is not the wrapped model's (or the model is not checkpointable); or the
+  ///         model's own error. On failure the model is unchanged.
   [[nodiscard]] status load_state(byte_reader& r) {
     std::string_view type;
     if (!r.get_string(type) || type != impl_->model_type()) return status::invalid_argument;
@@ -195,14 +217,20 @@ class any_regressor {
 /// Any drift detector behind one type.
 class any_detector {
  public:
+  /// Wraps `d` (moved or copied into one allocation). @pre Det is a drift_detector.
   template <class Det>
     requires(!std::same_as<std::remove_cvref_t<Det>, any_detector> &&
              drift_detector<std::remove_cvref_t<Det>>)
   explicit any_detector(Det&& d)
       : impl_(std::make_unique<model<std::remove_cvref_t<Det>>>(std::forward<Det>(d))) {}
 
+  /// Feeds one value (in a pipeline: production's loss) to the wrapped detector.
+  /// @return status::ok; or status::non_finite_input for NaN or infinite v, changing nothing.
   [[nodiscard]] status update(double v) noexcept { return impl_->update(v); }
+  /// What the wrapped detector says after the latest update; drift only on the update that
+  /// detected it.
   [[nodiscard]] drift_state state() const noexcept { return impl_->state(); }
+  /// Returns the wrapped detector to its freshly constructed state (its settings kept).
   void reset() noexcept { impl_->reset(); }
 
   /// The wrapped detector when it is a Det, else nullptr.
@@ -239,10 +267,14 @@ class any_detector {
 
 /// A detector that never fires: for pipelines without drift monitoring.
 struct no_detector {
+  /// Ignores a finite v; refuses NaN or infinite v with status::non_finite_input, as the
+  /// drift_detector contract asks of every detector.
   [[nodiscard]] status update(double v) noexcept {
     return std::isfinite(v) ? status::ok : status::non_finite_input;
   }
+  /// Always drift_state::none.
   [[nodiscard]] drift_state state() const noexcept { return drift_state::none; }
+  /// Does nothing: there is no state.
   void reset() noexcept {}
 };
 
@@ -251,30 +283,43 @@ struct no_detector {
 /// on events).
 class any_rollout {
  public:
+  /// Wraps `r` (moved or copied into one allocation); a pipeline requires it pending.
+  /// @pre R is a rollout over `evidence`.
   template <class R>
     requires(!std::same_as<std::remove_cvref_t<R>, any_rollout> &&
              rollout<std::remove_cvref_t<R>, evidence>)
   explicit any_rollout(R&& r)
       : impl_(std::make_unique<model<std::remove_cvref_t<R>>>(std::forward<R>(r))) {}
 
+  /// Moves the wrapped rollout from pending to running and reports it to `sink` (any
+  /// event_sink; an event_callback is passed through as it is).
   template <class Sink>
   void start(const evidence& e, Sink& sink) noexcept {
     event_callback cb = callback(sink);
     impl_->start(e, cb);
   }
+  /// Advances the wrapped rollout by at most one step on the evidence so far, reporting
+  /// every step and abort to `sink`.
+  /// @return status::ok; or the rollout's status for invalid evidence, changing nothing.
   template <class Sink>
   [[nodiscard]] status observe(const evidence& e, Sink& sink) noexcept {
     event_callback cb = callback(sink);
     return impl_->observe(e, cb);
   }
+  /// Stops stepping forward and holds the current fraction; automatic rollback stays on.
   void pause() noexcept { impl_->pause(); }
+  /// Undoes pause(): the rollout steps forward again as its gate allows.
   void resume() noexcept { impl_->resume(); }
+  /// Withdraws the challenger at once (phase aborted, fraction 0), reporting it to `sink`
+  /// with `why` as the reason; no effect once the rollout has finished.
   template <class Sink>
   void abort(const reason_text& why, const evidence& e, Sink& sink) noexcept {
     event_callback cb = callback(sink);
     impl_->abort(why, e, cb);
   }
+  /// Share of traffic the challenger serves, in [0, 1]; 0 in every end state but completed.
   [[nodiscard]] double fraction() const noexcept { return impl_->fraction(); }
+  /// Where the wrapped rollout stands (pending until start()).
   [[nodiscard]] rollout_phase phase() const noexcept { return impl_->phase(); }
 
  private:
@@ -328,20 +373,29 @@ class any_rollout {
 template <class Scalar, int D = Eigen::Dynamic>
 class any_transform {
  public:
+  /// Feature vector, input and output alike: D rows, or a run-time size when D is
+  /// Eigen::Dynamic (a transform never changes the size).
   using vector_type = Eigen::Matrix<Scalar, D, 1>;
 
   /// The identity transform.
   any_transform() : impl_(std::make_unique<model<identity_transform>>(identity_transform{})) {}
 
+  /// Wraps `t` (moved or copied into one allocation).
+  /// @pre T is a feature_transform over vector_type.
   template <class T>
     requires(!std::same_as<std::remove_cvref_t<T>, any_transform> &&
              feature_transform<std::remove_cvref_t<T>, Eigen::Matrix<Scalar, D, 1>>)
   explicit any_transform(T&& t)
       : impl_(std::make_unique<model<std::remove_cvref_t<T>>>(std::forward<T>(t))) {}
 
+  /// Writes the wrapped transform of x into z, with the statistics learnt so far; the
+  /// transform itself does not change. @pre z has x's size (then nothing allocates).
+  /// @return status::ok; or the transform's refusal, with z unspecified.
   [[nodiscard]] status transform(const vector_type& x, vector_type& z) const noexcept {
     return impl_->transform(x, z);
   }
+  /// Lets the wrapped transform learn from x.
+  /// @return status::ok; or its refusal, with its statistics unchanged.
   [[nodiscard]] status update(const vector_type& x) noexcept { return impl_->update(x); }
 
  private:

@@ -52,11 +52,14 @@ concept feature_transform = requires(T& t, const T& ct, const Vector& x, Vector&
 
 /// The transform that changes nothing; the pipeline skips it entirely (no copy of x).
 struct identity_transform {
+  /// z = x; always status::ok. The pipeline never calls it (it reads x directly); it is
+  /// here for the feature_transform contract and for any_transform's default.
   template <class Vector>
   [[nodiscard]] status transform(const Vector& x, Vector& z) const noexcept {
     z = x;
     return status::ok;
   }
+  /// Learns nothing; always status::ok.
   template <class Vector>
   [[nodiscard]] status update(const Vector&) noexcept {
     return status::ok;
@@ -74,11 +77,15 @@ concept version_store = requires(R& r, const Model& m, lineage l, std::string_vi
 /// The store used when a pipeline has no registry: numbers versions 1, 2, 3... and keeps
 /// nothing (no allocation).
 struct no_registry {
+  /// Hands out the next version number (last_ + 1) and stores neither the model nor its
+  /// lineage; never fails.
   template <class Model>
   [[nodiscard]] result<version_id> publish(const Model&, const lineage&, std::string_view) {
     return ++last_;
   }
+  /// Accepts any version: with nothing stored there is nothing to switch.
   [[nodiscard]] result<void> promote(version_id, std::string_view) { return {}; }
+  /// The last version number handed out; 0 before the first publish().
   version_id last_{0};
 };
 
@@ -95,15 +102,21 @@ struct observation {
 /// A sink that forwards to a sink owned elsewhere (the pipeline holds its sink by value).
 template <class S>
 struct sink_ref {
+  /// The sink events go to: not owned, must not be null and must outlive every copy.
   S* target;
+  /// Passes `e` on to *target.
   void on_event(const event& e) noexcept { target->on_event(e); }
 };
 
 /// Forwards rollout events to their pipeline through one function pointer, so a type-erased
 /// rollout can report to a pipeline whatever its sink type. Called only on events.
 struct event_callback {
+  /// First argument of `forward`: the receiver (in a pipeline, the pipeline itself); not
+  /// owned.
   void* context{nullptr};
+  /// Called as forward(context, e) for every event; must be set before on_event() is.
   void (*forward)(void*, const event&) noexcept {nullptr};
+  /// Passes `e` on through `forward`. @pre forward != nullptr
   void on_event(const event& e) noexcept { forward(context, e); }
 };
 
@@ -156,9 +169,13 @@ class pipeline {
   static_assert(version_store<Registry, Model>, "pipeline: Registry must be a version_store");
 
  public:
+  /// The type of every model, production and challengers alike.
   using model_type = Model;
+  /// Scalar of features, targets and predictions: the model's.
   using scalar_type = typename Model::scalar_type;
+  /// Feature vector: the model's (dim() rows).
   using vector_type = typename Model::vector_type;
+  /// What observe() takes: features, target, time and an optional traffic-split key.
   using sample_type = sample<scalar_type, vector_type::RowsAtCompileTime>;
   static_assert(feature_transform<Transform, vector_type>,
                 "pipeline: Transform must be a feature_transform of the model's vectors");
@@ -210,9 +227,14 @@ class pipeline {
                     std::move(*collector), std::move(*split), d);
   }
 
+  /// Copies every model, statistic, counter and the sink; the copy shares the registry set
+  /// by set_registry() (it is not owned), so both publish to it. Allocates.
   pipeline(const pipeline&) = default;
+  /// Takes the other's state; the moved-from pipeline may only be assigned or destroyed.
   pipeline(pipeline&&) noexcept = default;
+  /// Copy assignment, with the copy constructor's sharing of the registry. Allocates.
   pipeline& operator=(const pipeline&) = default;
+  /// Move assignment; the moved-from pipeline may only be assigned or destroyed.
   pipeline& operator=(pipeline&&) noexcept = default;
 
   /// Publishes promotions to `r` (not owned; must outlive the pipeline; nullptr: none).
@@ -269,9 +291,14 @@ class pipeline {
 
   // ---- state -----------------------------------------------------------------------------
 
+  /// Number of models, production included: 1 to 64, fixed by make().
   [[nodiscard]] std::size_t size() const noexcept { return models_.size(); }
+  /// Number of features every model takes (models[0].dim() at make()).
   [[nodiscard]] Eigen::Index dim() const noexcept { return dim_; }
+  /// Model i in its live state (production's may have learnt past its published version).
+  /// @pre i < size()
   [[nodiscard]] const Model& model(std::size_t i) const noexcept { return models_[i]; }
+  /// Name of model i in event reasons: as given to make(), or "model <i>". @pre i < size()
   [[nodiscard]] const std::string& name(std::size_t i) const noexcept { return names_[i]; }
   /// Index of the production model.
   [[nodiscard]] std::size_t production() const noexcept { return production_; }
@@ -291,15 +318,23 @@ class pipeline {
   [[nodiscard]] std::uint64_t update_failures(std::size_t i) const noexcept {
     return failures_[i];
   }
-  /// Counters of what happened.
+  /// Trials that completed: a challenger became production (the initial version after the
+  /// warm-up is not counted).
   [[nodiscard]] std::uint64_t promotions() const noexcept { return promotions_; }
+  /// Trials that ended without a promotion (rolled back by the rollout's gate or aborted).
   [[nodiscard]] std::uint64_t withdrawals() const noexcept { return withdrawals_; }
+  /// Drifts the detector found in production's loss (warnings not counted); each one resets
+  /// the detector and, by update_policy::on_drift, the challengers not on trial.
   [[nodiscard]] std::uint64_t drifts() const noexcept { return drifts_; }
   /// The current trial's rollout (meaningful while candidate() != none).
   [[nodiscard]] const Rollout& trial() const noexcept { return trial_; }
+  /// The drift detector on production's loss; reset after each drift and each promotion.
   [[nodiscard]] const Detector& detector() const noexcept { return detector_; }
+  /// The feature transform, with the statistics learnt so far.
   [[nodiscard]] const Transform& transform() const noexcept { return transform_; }
+  /// The event sink the pipeline holds by value (e.g. to read what a recording sink kept).
   [[nodiscard]] Sink& sink() noexcept { return sink_; }
+  /// The options the pipeline was made with (validated by make()).
   [[nodiscard]] const pipeline_options& options() const noexcept { return opt_; }
   /// Fingerprint of the samples the pipeline learnt from (lineage of its versions).
   [[nodiscard]] const sample_fingerprint& fingerprint() const noexcept { return fingerprint_; }

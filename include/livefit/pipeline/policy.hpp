@@ -89,9 +89,12 @@ struct pipeline_options {
   /// loss differences (its p-value is evidence::sequential_p, read by `significant`).
   /// Default: msprt_options{} (tau 0.1, plug-in sigma, burn-in 30).
   msprt_options sequential{};
-  /// Declared range of valid predictions, copied into the evidence for the sanity gate.
-  /// Default: no range.
+  /// Lower end of the declared range of valid predictions, inclusive, in the target's unit;
+  /// copied into evidence::prediction_min for the sanity gate. Not NaN. Default -inf (no
+  /// lower bound).
   double prediction_min{-std::numeric_limits<double>::infinity()};
+  /// Upper end of that range, inclusive; not NaN and >= prediction_min (make() rejects
+  /// anything else). Default +inf (no upper bound).
   double prediction_max{std::numeric_limits<double>::infinity()};
   /// Keep a fingerprint of the samples the models learn from (deploy/lineage.hpp), written
   /// into the lineage of every published version. Costs about 2 ns per scalar learnt
