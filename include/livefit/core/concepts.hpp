@@ -38,6 +38,8 @@ concept regressor = requires(M& m, const M& cm, const typename M::vector_type& x
 /// What a drift detector currently says.
 enum class drift_state : std::uint8_t { none, warning, drift };
 
+/// The enumerator's name ("none", "warning", "drift"), for logs and reasons; "unknown" for
+/// a value outside the enumeration.
 [[nodiscard]] constexpr std::string_view to_string(drift_state s) noexcept {
   switch (s) {
     case drift_state::none: return "none";
@@ -82,6 +84,8 @@ enum class gate_action : std::uint8_t {
   rollback,  ///< The version under test (or in production) must be withdrawn.
 };
 
+/// The enumerator's name ("hold", "promote", "rollback"); "unknown" for a value outside
+/// the enumeration.
 [[nodiscard]] constexpr std::string_view to_string(gate_action a) noexcept {
   switch (a) {
     case gate_action::hold: return "hold";
@@ -122,6 +126,8 @@ enum class rollout_phase : std::uint8_t {
   aborted,      ///< Withdrawn by hand: the champion serves everything.
 };
 
+/// The enumerator's name ("pending", "running", ...); "unknown" for a value outside the
+/// enumeration.
 [[nodiscard]] constexpr std::string_view to_string(rollout_phase p) noexcept {
   switch (p) {
     case rollout_phase::pending: return "pending";

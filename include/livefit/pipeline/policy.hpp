@@ -23,6 +23,8 @@ enum class update_schedule : std::uint8_t {
   frozen,        ///< Nothing learns after the warm-up: the "train once and ship" baseline.
 };
 
+/// The enumerator's name ("every_sample", "every_n", "frozen"); "unknown" for a value
+/// outside the enumeration.
 [[nodiscard]] constexpr std::string_view to_string(update_schedule s) noexcept {
   switch (s) {
     case update_schedule::every_sample: return "every_sample";
@@ -41,6 +43,8 @@ enum class drift_action : std::uint8_t {
            ///< own pace (e.g. forgetting factor). Models without seed_from() are reset.
 };
 
+/// The enumerator's name ("none", "reset", "reseed"); "unknown" for a value outside the
+/// enumeration.
 [[nodiscard]] constexpr std::string_view to_string(drift_action a) noexcept {
   switch (a) {
     case drift_action::none: return "none";
@@ -56,6 +60,8 @@ enum class loss_kind : std::uint8_t {
   squared,   ///< (y - y_hat)^2
 };
 
+/// The loss of prediction `y_hat` for target `y`: |y - y_hat| or (y - y_hat)^2, in the
+/// target's unit or its square. NaN in, NaN out (the pipeline checks losses before use).
 [[nodiscard]] constexpr double loss_of(loss_kind k, double y, double y_hat) noexcept {
   const double e = y - y_hat;
   return k == loss_kind::absolute ? (e < 0 ? -e : e) : e * e;
