@@ -298,7 +298,7 @@ inline std::string_view digits_at(std::string_view s, std::size_t& at) {
 [[nodiscard]] inline std::string summary_ratio(double a, double b) {
   if (!std::isfinite(a) || !std::isfinite(b)) return "not computed (a figure overflowed)";
   if (!(b > 0.0)) return "not computed (zero denominator)";
-  return fixed(a / b, 3);
+  return summary_figure(a / b);  // significant digits: 0.04124, not 0.041
 }
 
 /// The summary as text. Without `with_speed` it is deterministic (summary.txt); with it, the

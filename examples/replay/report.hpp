@@ -141,7 +141,8 @@ struct chart_marker {
       ++y;
     }
     if (y > b.year || (y == b.year && m > b.month)) break;
-    if ((m - 1) % step == 0) out.push_back(static_cast<double>(days_from_civil(y, m, 1)));
+    const auto d = static_cast<double>(days_from_civil(y, m, 1));
+    if ((m - 1) % step == 0 && d <= t1) out.push_back(d);
   }
   return out;
 }
@@ -197,8 +198,10 @@ struct chart_marker {
     if (time_is_date) label.resize(by_year ? 4 : 7);
     s += "<line x1=\"" + fixed(X(t), 1) + "\" x2=\"" + fixed(X(t), 1) + "\" y1=\"" +
          fixed(top + ph, 1) + "\" y2=\"" + fixed(top + ph + 4, 1) + "\" stroke=\"#444\"/>\n";
+    // A label near either edge is anchored there so that it stays inside the picture.
+    const char* anchor = X(t) > left + pw - 30 ? "end" : X(t) < left + 30 ? "start" : "middle";
     s += "<text x=\"" + fixed(X(t), 1) + "\" y=\"" + fixed(top + ph + 18, 1) +
-         "\" text-anchor=\"middle\">" + label + "</text>\n";
+         "\" text-anchor=\"" + anchor + "\">" + label + "</text>\n";
   }
   s += "<text x=\"16\" y=\"" + fixed(top + ph / 2, 1) + "\" transform=\"rotate(-90 16 " +
        fixed(top + ph / 2, 1) + ")\" text-anchor=\"middle\">" + y_label + "</text>\n";
