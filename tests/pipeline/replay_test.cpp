@@ -271,8 +271,13 @@ TEST_CASE("replay: bad input gets a message naming file, line and field", "[pipe
     const std::string e = replay_error(
         dir, small_config(csv, "[[models]]\nname = \"m\"\ntype = \"rls\"\n"
                                "forgetting_factor = 1.5\n"));
-    CHECK(e == (dir / "c.toml").string() +
-                   ":12: [models 'm'] rls: forgetting_factor must be in (0, 1], got 1.5");
+    // The factory's own message (its range is the model's to state), at the key's line.
+    rls_options bad;
+    bad.forgetting_factor = 1.5;
+    const auto made = rls<double>::make(bad, 2);
+    REQUIRE(!made.has_value());
+    CHECK(made.error().message.rfind("rls: forgetting_factor must be in ", 0) == 0);
+    CHECK(e == (dir / "c.toml").string() + ":12: [models 'm'] " + made.error().message);
   }
   SECTION("unknown key") {
     const std::string e =
@@ -561,8 +566,11 @@ TEST_CASE("replay: configuration messages name the real range and place", "[pipe
                                "forgetting_factor = nan\n"));
     // The range is the one rls::make() states (committed: "(0, 1]"), not "[-inf, inf]" of
     // the configuration reader that lets the factory check the value.
-    const std::string head = cfg + ":12: [models 'm'] rls: forgetting_factor must be in ";
-    CHECK(e.rfind(head, 0) == 0);
+    rls_options bad;
+    bad.forgetting_factor = std::numeric_limits<double>::quiet_NaN();
+    const auto made = rls<double>::make(bad, 2);
+    REQUIRE(!made.has_value());
+    CHECK(e == cfg + ":12: [models 'm'] " + made.error().message);
     CHECK(e.ends_with(", 1], got nan"));
     CHECK(e.find("inf") == std::string::npos);
   }
