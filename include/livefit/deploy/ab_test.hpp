@@ -73,8 +73,11 @@ struct ab_comparison {
 
 /// A snapshot of the whole test. Plain data: copying it does not allocate.
 struct ab_report {
+  /// Most arms a test can have (the report is a fixed-size array).
   static constexpr std::size_t max_arms = 16;
+  /// Arms in use; entries past it are empty.
   std::size_t arms{0};
+  /// Per-arm summaries; arm[0] is the control.
   std::array<ab_arm_summary, max_arms> arm{};
   /// vs_control[i] compares arm i with arm 0 (vs_control[0] is unused).
   std::array<ab_comparison, max_arms> vs_control{};
@@ -106,6 +109,7 @@ using ab_report_text = fixed_string<2048>;
 /// Hot path: observe() is O(arms), noexcept, allocation-free; report() is O(arms).
 class ab_test {
  public:
+  /// Most arms a test can have.
   static constexpr std::size_t max_arms = ab_report::max_arms;
 
   /// Smallest min_samples of the sequential method. Its variances are plug-in estimates,
@@ -256,7 +260,9 @@ class ab_test {
     p_.fill(1.0);
   }
 
+  /// Number of arms, the control included.
   [[nodiscard]] std::size_t arms() const noexcept { return opt_.arms; }
+  /// The options in force.
   [[nodiscard]] const ab_test_options& options() const noexcept { return opt_; }
   /// Level of each comparison: alpha / (arms - 1).
   [[nodiscard]] double level() const noexcept {

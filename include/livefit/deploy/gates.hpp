@@ -68,6 +68,7 @@ struct min_samples_options {
 /// deciding on a handful of samples.
 class min_samples {
  public:
+  /// The gate's name, the first word of every reason it gives.
   static constexpr std::string_view name = "min_samples";
 
   /// A gate with the default options.
@@ -91,6 +92,8 @@ class min_samples {
     r.append(e.samples).append(" of ").append(opt_.samples).append(" samples");
     return make_decision(action(e), name, r);
   }
+
+  /// The options in force.
 
   [[nodiscard]] const min_samples_options& options() const noexcept { return opt_; }
 
@@ -116,6 +119,7 @@ struct min_improvement_options {
 /// `significant`). Says nothing about chance: pair it with `significant`.
 class min_improvement {
  public:
+  /// The gate's name, the first word of every reason it gives.
   static constexpr std::string_view name = "min_improvement";
 
   min_improvement() noexcept = default;
@@ -171,6 +175,8 @@ class min_improvement {
     return make_decision(a, name, r);
   }
 
+  /// The options in force.
+
   [[nodiscard]] const min_improvement_options& options() const noexcept { return opt_; }
 
  private:
@@ -210,6 +216,7 @@ struct significant_options {
 /// undefined: too few samples, no variance, no sequential p-value).
 class significant {
  public:
+  /// The gate's name, the first word of every reason it gives.
   static constexpr std::string_view name = "significant";
 
   significant() noexcept = default;
@@ -278,6 +285,8 @@ class significant {
     return make_decision(a, name, r);
   }
 
+  /// The options in force.
+
   [[nodiscard]] const significant_options& options() const noexcept { return opt_; }
 
  private:
@@ -326,6 +335,7 @@ struct no_regression_options {
 /// challenger: inside a canary's gate a production regression would abort the canary.
 class no_regression {
  public:
+  /// The gate's name, the first word of every reason it gives.
   static constexpr std::string_view name = "no_regression";
 
   no_regression() noexcept = default;
@@ -375,6 +385,8 @@ class no_regression {
     return make_decision(a, name, r);
   }
 
+  /// The options in force.
+
   [[nodiscard]] const no_regression_options& options() const noexcept { return opt_; }
 
  private:
@@ -407,6 +419,7 @@ struct sanity_options {
 /// a rollback, whatever the options: it is never a usable answer.
 class sanity {
  public:
+  /// The gate's name, the first word of every reason it gives.
   static constexpr std::string_view name = "sanity";
 
   sanity() noexcept = default;
@@ -414,6 +427,7 @@ class sanity {
   /// Any combination of options is valid; make() exists for uniformity with other gates.
   static result<sanity> make(const sanity_options& o) { return sanity(o); }
 
+  /// The decision without its reason (the per-sample fast path; see gate_action).
   [[nodiscard]] gate_action action(const evidence& e) const noexcept {
     if (opt_.check_coefficients && !e.coefficients_finite) return gate_action::rollback;
     if (!e.has_prediction)
@@ -436,6 +450,8 @@ class sanity {
     detail::fig(r, e.prediction_max).append("]");
     return make_decision(a, name, r);
   }
+
+  /// The options in force.
 
   [[nodiscard]] const sanity_options& options() const noexcept { return opt_; }
 

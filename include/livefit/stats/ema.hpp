@@ -31,8 +31,11 @@ class ema {
                 "livefit::ema supports float and double only");
 
  public:
+  /// The floating-point type of values and results (float or double).
   using scalar_type = Scalar;
+  /// The options struct that make() validates.
   using options_type = ema_options;
+  /// Stable type name written into checkpoints, so a file of another type is refused.
   static constexpr std::string_view checkpoint_type = "livefit.ema";
 
   /// Validates `opts` and builds the average. Errors name the parameter and its range.

@@ -28,8 +28,11 @@ class ew_covariance : public detail::ew_moments_base<Scalar, true> {
                 "livefit::ew_covariance supports float and double only");
 
  public:
+  /// The floating-point type of values and results (float or double).
   using scalar_type = Scalar;
+  /// The options struct that make() validates.
   using options_type = ew_moments_options;
+  /// Stable type name written into checkpoints, so a file of another type is refused.
   static constexpr std::string_view checkpoint_type = "livefit.ew_covariance";
 
   /// Validates `opts` and builds the estimator.
@@ -51,14 +54,16 @@ class ew_covariance : public detail::ew_moments_base<Scalar, true> {
     return status::ok;
   }
 
-  /// Weighted means. @pre count() > 0
+  /// Weighted mean of x. @pre count() > 0
   [[nodiscard]] Scalar mean_x() const noexcept { return m_.mean_x(); }
+  /// Weighted mean of y. @pre count() > 0
   [[nodiscard]] Scalar mean_y() const noexcept { return m_.mean_y(); }
   /// The covariance (bias-corrected unless `bias`); nullopt before the warm-up and while the
   /// correction is undefined.
   [[nodiscard]] std::optional<Scalar> covariance() const noexcept { return m_.finish(m_.cxy()); }
-  /// The variances of x and y, on the same terms as covariance().
+  /// The variance of x, on the same terms as covariance().
   [[nodiscard]] std::optional<Scalar> variance_x() const noexcept { return m_.finish(m_.cxx()); }
+  /// The variance of y, on the same terms as covariance().
   [[nodiscard]] std::optional<Scalar> variance_y() const noexcept { return m_.finish(m_.cyy()); }
 
   /// The correlation cov / sqrt(var_x var_y) (the bias correction cancels); nullopt before

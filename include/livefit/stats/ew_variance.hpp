@@ -28,8 +28,11 @@ class ew_variance : public detail::ew_moments_base<Scalar, false> {
                 "livefit::ew_variance supports float and double only");
 
  public:
+  /// The floating-point type of values and results (float or double).
   using scalar_type = Scalar;
+  /// The options struct that make() validates.
   using options_type = ew_moments_options;
+  /// Stable type name written into checkpoints, so a file of another type is refused.
   static constexpr std::string_view checkpoint_type = "livefit.ew_variance";
 
   /// Validates `opts` and builds the estimator.

@@ -35,9 +35,13 @@ class multi_ema {
   static_assert(Dim == Eigen::Dynamic || Dim > 0, "multi_ema: Dim must be > 0 or Dynamic");
 
  public:
+  /// The floating-point type of values and results (float or double).
   using scalar_type = Scalar;
+  /// One observation of every series: a column vector of Dim values.
   using vector_type = Eigen::Matrix<Scalar, Dim, 1>;
+  /// The options struct that make() validates.
   using options_type = ema_options;
+  /// Stable type name written into checkpoints, so a file of another type is refused.
   static constexpr std::string_view checkpoint_type = "livefit.multi_ema";
 
   /// Validates `opts` and builds `dim` averages. `dim` is required for Eigen::Dynamic (the

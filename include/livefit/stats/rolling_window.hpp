@@ -44,8 +44,11 @@ class rolling_window {
                 "livefit::rolling_window supports float and double only");
 
  public:
+  /// The floating-point type of values and results (float or double).
   using scalar_type = Scalar;
+  /// The options struct that make() validates.
   using options_type = rolling_window_options;
+  /// Stable type name written into checkpoints, so a file of another type is refused.
   static constexpr std::string_view checkpoint_type = "livefit.rolling_window";
 
   /// Validates `opts` and allocates the window.
@@ -131,6 +134,7 @@ class rolling_window {
     if (n_ == 0) return std::nullopt;
     return lo_.front().value;
   }
+  /// Largest value in the window; nullopt when empty.
   [[nodiscard]] std::optional<Scalar> max() const noexcept {
     if (n_ == 0) return std::nullopt;
     return hi_.front().value;

@@ -46,8 +46,11 @@ class running_stats {
                 "livefit::running_stats supports float and double only");
 
  public:
+  /// The floating-point type of values and results (float or double).
   using scalar_type = Scalar;
+  /// The options struct that make() validates.
   using options_type = running_stats_options;
+  /// Stable type name written into checkpoints, so a file of another type is refused.
   static constexpr std::string_view checkpoint_type = "livefit.running_stats";
 
   /// Validates `opts` and builds empty statistics.
@@ -136,6 +139,7 @@ class running_stats {
     if (n_ == 0) return std::nullopt;
     return min_;
   }
+  /// Largest value seen; nullopt when empty.
   [[nodiscard]] std::optional<Scalar> max() const noexcept {
     if (n_ == 0) return std::nullopt;
     return max_;

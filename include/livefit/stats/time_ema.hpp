@@ -40,8 +40,11 @@ class time_ema {
                 "livefit::time_ema supports float and double only");
 
  public:
+  /// The floating-point type of values and results (float or double).
   using scalar_type = Scalar;
+  /// The options struct that make() validates.
   using options_type = time_ema_options;
+  /// Stable type name written into checkpoints, so a file of another type is refused.
   static constexpr std::string_view checkpoint_type = "livefit.time_ema";
 
   /// Validates `opts` and builds the average.
