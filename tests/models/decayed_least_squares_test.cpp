@@ -57,7 +57,7 @@ TEST_CASE("decayed_least_squares: make validates its options", "[models][dls]") 
   auto r = dls::make({1.5, 1e-2, 1}, 3);
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().message ==
-        "decayed_least_squares: forgetting_factor must be in (0, 1], got 1.5");
+        "decayed_least_squares: forgetting_factor must be in [2.22507e-308, 1], got 1.5");
   CHECK_FALSE(dls::make({0.9, -1.0, 1}, 3).has_value());
   CHECK_FALSE(dls::make({0.9, 1e-2, 0}, 3).has_value());
   CHECK_FALSE(dls::make({0.9, 1e-2, 1}, 0).has_value());

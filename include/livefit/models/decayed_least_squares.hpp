@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -56,14 +57,19 @@ class decayed_least_squares {
       const decayed_least_squares_options& opt, Eigen::Index dim = D) {
     if (auto msg = detail::dim_error<D>("decayed_least_squares", dim); !msg.empty())
       return fail(errc::invalid_argument, std::move(msg));
-    if (!(opt.forgetting_factor > 0.0 && opt.forgetting_factor <= 1.0))
+    // Both are used as factors in Scalar: a value that converts to 0 or a subnormal would
+    // silently zero the statistics or the prior, so the range is that of normal numbers.
+    if (!(opt.forgetting_factor <= 1.0) ||
+        !detail::is_normal_positive<Scalar>(opt.forgetting_factor))
       return fail(errc::invalid_argument,
-                  "decayed_least_squares: forgetting_factor must be in (0, 1], got " +
-                      detail::format_param(opt.forgetting_factor));
-    if (!(opt.ridge > 0.0 && std::isfinite(opt.ridge)))
-      return fail(errc::invalid_argument,
-                  "decayed_least_squares: ridge must be in (0, inf), got " +
-                      detail::format_param(opt.ridge));
+                  "decayed_least_squares: forgetting_factor must be in [" +
+                      detail::format_param(static_cast<double>(
+                          std::numeric_limits<Scalar>::min())) +
+                      ", 1], got " + detail::format_param(opt.forgetting_factor));
+    if (!detail::is_normal_positive<Scalar>(opt.ridge))
+      return fail(errc::invalid_argument, "decayed_least_squares: ridge must be in " +
+                                              detail::normal_range<Scalar>() + ", got " +
+                                              detail::format_param(opt.ridge));
     if (opt.solve_every < 1)
       return fail(errc::invalid_argument,
                   "decayed_least_squares: solve_every must be >= 1, got 0");
@@ -73,11 +79,19 @@ class decayed_least_squares {
   /// Folds one sample into the statistics (O(d^2)), then re-solves every solve_every updates.
   /// @return ok; non_finite_input / dimension_mismatch for bad input; numerical_failure when
   ///         the statistics would overflow. State unchanged on failure.
+  /// LIMITATION: ok means the sample was folded into A and b; a periodic solve that fails
+  /// (w not finite, possible only for statistics near overflow) keeps the previous w. Call
+  /// solve() to see its status when that matters.
   [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
     if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
+    // Bounds of the new entries, checked before anything is written: |lambda A_ij + x_i x_j|
+    // <= lambda max|A| + max|x|^2 and |lambda b_i + y x_i| <= lambda max|b| + |y| max|x|.
+    // The whole sum is bounded, not only y x (b = inf went through, issue 4 defect 3); the
+    // factor 2 covers the rounding of the bound itself.
     const Scalar lam = lambda_;
-    if (!std::isfinite(y * x.cwiseAbs().maxCoeff()) ||
-        !std::isfinite(x.squaredNorm() + lam * A_.cwiseAbs().maxCoeff()))
+    const Scalar xmax = x.cwiseAbs().maxCoeff();
+    if (!std::isfinite(Scalar(2) * (lam * A_.cwiseAbs().maxCoeff() + xmax * xmax)) ||
+        !std::isfinite(Scalar(2) * (lam * b_.cwiseAbs().maxCoeff() + std::abs(y) * xmax)))
       return status::numerical_failure;
     A_ = lam * A_;
     A_.noalias() += x * x.transpose();
@@ -108,13 +122,18 @@ class decayed_least_squares {
   /// b likewise, prior weight lambda^(n+m), m = the other's sample count), then solves.
   /// With lambda = 1 the order does not matter. Off the hot path (O(d^3) for the solve).
   /// @return invalid_argument (state unchanged) when the dimensions, forgetting factors or
-  ///         ridges differ.
+  ///         ridges differ; numerical_failure (state unchanged) when the sums would overflow.
   status merge(const decayed_least_squares& other) noexcept {
     if (other.dim() != dim()) return status::dimension_mismatch;
     if (other.opt_.forgetting_factor != opt_.forgetting_factor || other.ridge_ != ridge_)
       return status::invalid_argument;
     // other.prior_ = lambda^m, computed the way each shard decayed its own statistics.
     const Scalar decay = other.prior_;
+    if (!std::isfinite(Scalar(2) * (decay * A_.cwiseAbs().maxCoeff() +
+                                    other.A_.cwiseAbs().maxCoeff())) ||
+        !std::isfinite(Scalar(2) * (decay * b_.cwiseAbs().maxCoeff() +
+                                    other.b_.cwiseAbs().maxCoeff())))
+      return status::numerical_failure;
     A_ = decay * A_ + other.A_;
     b_ = decay * b_ + other.b_;
     prior_ *= decay;
@@ -160,6 +179,10 @@ class decayed_least_squares {
   }
 
   /// Reads what save_state wrote; validates into a temporary, then commits.
+  /// @return ok; invalid_argument for a short record or options make() refuses;
+  ///         dimension_mismatch; non_finite_input; numerical_failure when the prior weight is
+  ///         outside [0, 1] or A is not symmetric with a non-negative diagonal. State
+  ///         unchanged on failure.
   [[nodiscard]] status load_state(byte_reader& in) {
     std::uint64_t d = 0, n = 0;
     double lam = 0, ridge = 0;
@@ -174,9 +197,13 @@ class decayed_least_squares {
     decayed_least_squares& m = *fresh;
     if (!in.get_matrix(m.A_) || !in.get_matrix(m.b_) || !in.get_matrix(m.w_))
       return status::invalid_argument;
-    if (!detail::all_finite(m.A_) || !detail::all_finite(m.b_) || !detail::all_finite(m.w_) ||
-        !(prior > Scalar(0) && prior <= Scalar(1)))
+    if (!detail::all_finite(m.A_) || !detail::all_finite(m.b_) || !detail::all_finite(m.w_))
       return status::non_finite_input;
+    // Invariants of the statistics: prior weight lambda^n in [0, 1] (it may underflow to 0),
+    // A an exactly symmetric sum of outer products (so its diagonal is >= 0).
+    if (!(prior >= Scalar(0) && prior <= Scalar(1)) || m.A_ != m.A_.transpose() ||
+        (m.A_.diagonal().array() < Scalar(0)).any())
+      return status::numerical_failure;
     m.prior_ = prior;
     m.n_ = n;
     *this = std::move(m);
@@ -193,7 +220,12 @@ class decayed_least_squares {
         b_(vector_type::Zero(dim)),
         w_(vector_type::Zero(dim)),
         wk_(vector_type::Zero(dim)),
-        ldlt_(dim) {}
+        ldlt_(dim) {
+    // Factorises the zero scratch once so that every member of the LDLT (its matrix, norm
+    // and info) holds a value before the model is copied or moved: GCC 12 -O2 otherwise
+    // reports -Wmaybe-uninitialized on the copy in make(). Allocates nothing (sized above).
+    ldlt_.compute(M_);
+  }
 
   decayed_least_squares_options opt_;
   Scalar lambda_;

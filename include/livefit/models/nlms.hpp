@@ -49,11 +49,17 @@ class nlms {
   [[nodiscard]] static result<nlms> make(const nlms_options& opt, Eigen::Index dim = D) {
     if (auto msg = detail::dim_error<D>("nlms", dim); !msg.empty())
       return fail(errc::invalid_argument, std::move(msg));
-    if (!(opt.step_size > 0.0 && opt.step_size < 2.0))
-      return fail(errc::invalid_argument,
-                  "nlms: step_size must be in (0, 2), got " + detail::format_param(opt.step_size));
-    if (!(opt.regularization > 0.0 && std::isfinite(opt.regularization)))
-      return fail(errc::invalid_argument, "nlms: regularization must be in (0, inf), got " +
+    // Both must stay normal numbers in Scalar: a step that converts to 0 never learns, a
+    // regularization that converts to 0 makes x = 0 a 0 / 0 (issue 4 defect 1, same kind).
+    if (!(opt.step_size < 2.0) || !detail::is_normal_positive<Scalar>(opt.step_size))
+      return fail(errc::invalid_argument, "nlms: step_size must be in [" +
+                                              detail::format_param(static_cast<double>(
+                                                  std::numeric_limits<Scalar>::min())) +
+                                              ", 2), got " +
+                                              detail::format_param(opt.step_size));
+    if (!detail::is_normal_positive<Scalar>(opt.regularization))
+      return fail(errc::invalid_argument, "nlms: regularization must be in " +
+                                              detail::normal_range<Scalar>() + ", got " +
                                               detail::format_param(opt.regularization));
     return nlms(opt, dim);
   }

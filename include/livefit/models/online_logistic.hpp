@@ -55,10 +55,16 @@ class online_logistic {
                                                     Eigen::Index dim = D) {
     if (auto msg = detail::dim_error<D>("online_logistic", dim); !msg.empty())
       return fail(errc::invalid_argument, std::move(msg));
-    if (!(opt.alpha > 0.0 && std::isfinite(opt.alpha)))
-      return fail(errc::invalid_argument, "online_logistic: alpha must be in (0, inf), got " +
+    // Every update divides by alpha: it must convert to a normal number of Scalar, whose
+    // reciprocal is finite (alpha = 1e-320 in double made every update overflow and be
+    // refused; issue 4 defect 1).
+    if (!detail::is_normal_positive<Scalar>(opt.alpha))
+      return fail(errc::invalid_argument, "online_logistic: alpha must be in " +
+                                              detail::normal_range<Scalar>() + ", got " +
                                               detail::format_param(opt.alpha));
-    const auto nonneg = [](double v) { return v >= 0.0 && std::isfinite(v); };
+    const auto nonneg = [](double v) {
+      return v >= 0.0 && std::isfinite(static_cast<Scalar>(v));
+    };
     if (!nonneg(opt.beta))
       return fail(errc::invalid_argument, "online_logistic: beta must be in [0, inf), got " +
                                               detail::format_param(opt.beta));
@@ -160,6 +166,10 @@ class online_logistic {
     if (!detail::all_finite(fresh->z_) || !detail::all_finite(fresh->n_) ||
         !detail::all_finite(fresh->w_) || (fresh->n_.array() < 0).any())
       return status::non_finite_input;
+    // w is a function of (z, n): derive it instead of trusting the stored copy, so a record
+    // cannot hold coefficients that the next update would contradict.
+    fresh->recompute_weights();
+    if (!detail::all_finite(fresh->w_)) return status::numerical_failure;
     fresh->count_ = count;
     *this = std::move(*fresh);
     return status::ok;

@@ -83,13 +83,25 @@ class online_standardizer {
   }
 
   /// z = (x - mean) / scale, per feature (see the zero-spread convention above).
-  /// @return not_ready before the first update (z untouched); dimension_mismatch or
-  ///         non_finite_input for bad x.
+  /// @return not_ready before the first update; dimension_mismatch or non_finite_input for
+  ///         bad x; numerical_failure when some z_i would not be finite (x - mean overflows,
+  ///         e.g. x = 1.5e308 after means near -1.5e308; issue 4 defect 6). On any non-ok
+  ///         status z is untouched.
   template <class Out>
   [[nodiscard]] status transform(const vector_type& x, Eigen::MatrixBase<Out>& z) const noexcept {
     if (x.size() != dim() || z.size() != dim()) return status::dimension_mismatch;
     if (!detail::all_finite(x)) return status::non_finite_input;
     if (n_ == 0) return status::not_ready;
+    // z_i is finite whenever |x_i| + |mean_i| < max * 32 eps: the difference is then below
+    // that bound and every scale is 1 or above the floor 64 eps (so |z_i| < max / 2). Only
+    // past it is every z_i computed twice (check, then write), so z stays untouched on
+    // failure at no cost to ordinary input.
+    constexpr Scalar safe = Scalar(32) * std::numeric_limits<Scalar>::epsilon() *
+                            std::numeric_limits<Scalar>::max();
+    if (!((x.cwiseAbs() + mean_.cwiseAbs()).maxCoeff() < safe)) [[unlikely]] {
+      for (Eigen::Index i = 0; i < dim(); ++i)
+        if (!std::isfinite((x(i) - mean_(i)) / scale(i))) return status::numerical_failure;
+    }
     for (Eigen::Index i = 0; i < dim(); ++i) z(i) = (x(i) - mean_(i)) / scale(i);
     return status::ok;
   }
@@ -146,6 +158,9 @@ class online_standardizer {
     if (!detail::all_finite(fresh->mean_) || !detail::all_finite(fresh->m2_) ||
         !std::isfinite(weight) || weight < Scalar(0) || (fresh->m2_.array() < 0).any())
       return status::non_finite_input;
+    // The total weight is 0 exactly when no sample was seen, and at least 1 after one.
+    if ((n == 0) != (weight == Scalar(0)) || (n > 0 && weight < Scalar(1)))
+      return status::numerical_failure;
     fresh->weight_ = weight;
     fresh->n_ = n;
     *this = std::move(*fresh);

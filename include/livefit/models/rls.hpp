@@ -55,16 +55,18 @@ struct rls_options {
 ///   the same operands (u_i u_j = u_j u_i exactly), so P stays bit-for-bit symmetric. The
 ///   textbook form P - k (P x)' is not, and its asymmetry grows by 1/lambda per update until
 ///   P loses definiteness (about 3,600 updates on the births data at lambda = 0.99).
-/// - Bounded trace (anti-windup): after the step, when trace(P) > max_trace, P is scaled by
-///   max_trace / trace(P), i.e. rescaled to the bound when forgetting pushed it past, as in
-///   the constant-trace
-///   algorithm of Goodwin and Sin (Adaptive Filtering Prediction and Control, 1984,
-///   section 3.3) and the trace-rescaled update of handout case C06. With zero or
+/// - Bounded trace (anti-windup): the step scales P - u u' by 1/lambda, or, when that would
+///   put trace(P) above max_trace, by the smaller factor that puts it on the bound (one
+///   pass; the trace of P - u u' is known beforehand from its diagonal). This is the
+///   constant-trace algorithm of Goodwin and Sin (Adaptive Filtering Prediction and Control,
+///   1984, section 3.3) and the trace-rescaled update of handout case C06. With zero or
 ///   non-exciting input the uncertainty therefore stays bounded, and when excitation returns
-///   the model converges as from a fresh prior of that trace.
+///   the model converges as from a fresh prior of that trace. Since |P_ij| <= trace(P) <=
+///   max_trace <= max / 16, no entry of P can overflow.
 /// - Refusal: an update is refused (status::numerical_failure, state unchanged) when
-///   x'P x is negative beyond its rounding error (P lost definiteness), when a diagonal entry of P
-///   would not stay > 0, or when any result would not be finite.
+///   x'P x is negative beyond its rounding error (P lost definiteness), when a diagonal
+///   entry of P would not stay > 0, or when any result would not be finite. Every check
+///   runs on the candidate before the first write.
 ///
 /// LIMITATION: the covariance form works in the scalar's own precision. In float, with
 /// lambda < 1 and collinear or long-unexcited directions, cond(P) can reach about the
@@ -105,31 +107,51 @@ class rls {
   [[nodiscard]] static result<rls> make(const rls_options& opt, Eigen::Index dim = D) {
     if (auto msg = detail::dim_error<D>("rls", dim); !msg.empty())
       return fail(errc::invalid_argument, std::move(msg));
+    // lambda below sqrt(eps) has an effective memory of 1 + lambda samples, i.e. 1 to
+    // working precision, and makes s = lambda + x'P x round to x'P x so that the downdate
+    // cancels P along x to rounding (about every update refused, issue 4 defect 1); its
+    // reciprocal must also be finite in Scalar. Both are refused here, naming the range.
     const double lam = opt.forgetting_factor;
-    if (!(lam > 0.0 && lam <= 1.0))
-      return fail(errc::invalid_argument,
-                  "rls: forgetting_factor must be in (0, 1], got " + detail::format_param(lam));
-    if (!(opt.ridge > 0.0 && std::isfinite(opt.ridge)) ||
-        !std::isfinite(static_cast<Scalar>(1.0 / opt.ridge)))
-      return fail(errc::invalid_argument,
-                  "rls: ridge must be finite and in (0, inf) with 1/ridge finite in the "
-                  "scalar type, got " + detail::format_param(opt.ridge));
+    const double lam_min = min_forgetting_factor();
+    if (!(lam >= lam_min && lam <= 1.0))
+      return fail(errc::invalid_argument, "rls: forgetting_factor must be in [" +
+                                              detail::format_param(lam_min) + ", 1], got " +
+                                              detail::format_param(lam));
+    // The trace bound caps every entry of P (|P_ij| <= sqrt(P_ii P_jj) <= trace(P)); the cap
+    // max / 16 leaves room for the rounding of the scaled downdate and of trace sums.
+    const double cap = static_cast<double>(std::numeric_limits<Scalar>::max()) / 16.0;
     const double tr0 = static_cast<double>(dim) / opt.ridge;
-    const double bound = opt.max_trace == 0.0 ? 1e3 * tr0 : opt.max_trace;
-    if (!(bound >= tr0) || !std::isfinite(static_cast<Scalar>(bound)))
+    if (!detail::is_normal_positive<Scalar>(opt.ridge) || !(tr0 <= cap))
       return fail(errc::invalid_argument,
-                  "rls: max_trace must be 0 (automatic) or in [dim / ridge, max finite], got " +
-                      detail::format_param(opt.max_trace));
+                  "rls: ridge must be in [dim * 16 / max, max] of the scalar type (1/ridge "
+                  "finite, trace(P0) = dim / ridge <= max / 16), got " +
+                      detail::format_param(opt.ridge));
+    const double bound = opt.max_trace == 0.0 ? std::min(1e3 * tr0, cap) : opt.max_trace;
+    if (!(bound >= tr0 && bound <= cap))
+      return fail(errc::invalid_argument,
+                  "rls: max_trace must be 0 (automatic) or in [dim / ridge, max / 16] = [" +
+                      detail::format_param(tr0) + ", " + detail::format_param(cap) +
+                      "], got " + detail::format_param(opt.max_trace));
     if (opt.max_block < 0 || opt.max_block > 4096)
       return fail(errc::invalid_argument, "rls: max_block must be in [0, 4096], got " +
                                               std::to_string(opt.max_block));
     return rls(opt, dim, bound);
   }
 
+  /// The smallest forgetting factor make() accepts for Scalar: sqrt(eps), about 3.5e-4 for
+  /// float and 1.5e-8 for double (see make()).
+  [[nodiscard]] static double min_forgetting_factor() noexcept {
+    return std::sqrt(static_cast<double>(std::numeric_limits<Scalar>::epsilon()));
+  }
+
   /// Folds one sample in: O(d^2), no allocation.
   /// @return ok; non_finite_input or dimension_mismatch for bad input; numerical_failure
   ///         when the update would break P's invariants. On any non-ok status the state is
   ///         bit-identical to before the call.
+  /// @post "State" means the observable model: coefficients(), covariance(),
+  ///       covariance_trace(), samples_seen() and options(). A refused update may overwrite
+  ///       the private scratch vectors (the candidate coefficients and P x), which carry no
+  ///       information between calls: every call writes them before reading them.
   [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
     if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
     g_.noalias() = P_ * x;
@@ -146,33 +168,46 @@ class rls {
     // Candidate coefficients go to scratch first: nothing is committed before every check.
     wk_ = w_ + gain * g_;
     g_ *= Scalar(1) / std::sqrt(s);  // now u = P x / sqrt(s): P - u u' = P - P x x'P / s
-    // The checks below only decide a (well-predicted) branch: they are off the dependency
-    // chain from one update to the next.
-    if (!detail::downdate_keeps_diagonal_positive(P_, g_) || !detail::all_finite(wk_))
-      return status::numerical_failure;
+    // The candidate P is f (P - u u'), with its trace known before anything is written:
+    // trace(P - u u') from the diagonal (O(d)), then f = 1/lambda, or the smaller factor
+    // that puts the trace on the bound (anti-windup, applied in the same pass). So P is
+    // never scaled by 1/lambda past the bound and cannot overflow (issue 4 defect 1).
+    // These checks only decide a (well-predicted) branch, off the dependency chain.
+    const Scalar pre = detail::downdated_trace(P_, g_);
+    if (!(pre > Scalar(0)) || !detail::all_finite(wk_)) return status::numerical_failure;
+    const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
+    if (!(f > Scalar(0) && std::isfinite(f))) return status::numerical_failure;
     // Commit.
     w_ = wk_;
-    detail::symmetric_rank1_downdate(P_, g_, inv_lambda_);
-    trace_ = (trace_ - g_.squaredNorm()) * inv_lambda_;
+    detail::symmetric_rank1_downdate(P_, g_, f);
+    // Re-summed from the diagonal every update (d additions): the exact trace(P) of the
+    // committed P, which also sets the rounding slack of the definiteness check above. A
+    // running (trace - |u|^2) / lambda drifted by up to 1e5 relative (issue 4 defect 2).
+    trace_ = P_.trace();
     ++n_;
-    // Anti-windup: rescale P to the trace bound when forgetting pushed it past (rare except
-    // under non-exciting input). The running trace is re-summed there and every 256
-    // updates, so its rounding drift stays at a few hundred eps.
-    if (!(trace_ > Scalar(0) && trace_ <= max_trace_) || (n_ & 255U) == 0) [[unlikely]]
-      enforce_trace_bound();
     return status::ok;
   }
 
   /// Folds k samples in at once (the rows of X, targets y), with the same result as k
-  /// sequential updates up to rounding, by the matrix inversion lemma:
-  /// P_k = lambda^-k (P - G S^-1 G'), G = P X', S = X P X' + diag(lambda^1 .. lambda^k),
-  /// w_k = w + G S^-1 (y - X w). Cost about 3 d^2 k + 2 d k^2 + k^3 / 3 FLOPs in
-  /// matrix-matrix form, against 5 d^2 k for k updates.
-  /// The trace bound is applied once, after the block (identical to sequential updates while
-  /// it does not act).
+  /// sequential updates up to rounding, by the matrix inversion lemma applied to chunks of
+  /// c rows: P_c = lambda^-c (P - G S^-1 G'), G = P X', S = X P X' + diag(lambda^1 ..
+  /// lambda^c), w_c = w + G S^-1 (y - X w). Cost about 3 d^2 k + 2 d k c + k c^2 / 3 FLOPs
+  /// in matrix-matrix form, against 5 d^2 k for k updates.
+  ///
+  /// Chunking (issue 4 defect 5): S's smallest eigenvalue can be as small as lambda^c while
+  /// X P X' has rank <= d, so for c > d and small lambda S is ill-conditioned (lambda 0.1,
+  /// c = 32: S numerically singular, every block refused). Chunks are therefore cut so that
+  /// lambda^(c-1) >= 1/16: cond(S) is then at most 16 times that of the scalar s = lambda +
+  /// x'P x of a sequential update. c = k for lambda >= 0.92 and k <= 32.
+  /// The trace bound is applied after each chunk (identical to sequential updates while it
+  /// does not act).
+  /// LIMITATION: in float at small lambda (0.1, d = 4) the block and sequential results
+  /// differ by up to 2e-2 relative in P (both carry cond(P) eps error) and a chunk can be
+  /// refused where single rows pass; use update() there, or double.
   /// @pre X.rows() == y.size() <= options().max_block
   /// @return as update(); invalid_argument when the block is larger than max_block or the
-  ///         row counts differ. All-or-nothing: on failure no row has been applied.
+  ///         row counts differ. All-or-nothing: on failure no row has been applied (several
+  ///         chunks are staged in scratch and committed together).
   template <class DX, class DY>
   [[nodiscard]] status update_block(const Eigen::MatrixBase<DX>& X,
                                     const Eigen::MatrixBase<DY>& y) noexcept {
@@ -181,41 +216,21 @@ class rls {
     if (k > max_block_) return status::invalid_argument;
     if (k == 0) return status::ok;
     if (!detail::all_finite(X) || !detail::all_finite(y)) return status::non_finite_input;
-    auto G = G_.leftCols(k);
-    auto S = S_.topLeftCorner(k, k);
-    auto e = e_.head(k);
-    G.noalias() = P_ * X.transpose();
-    S.noalias() = X * G;
-    Scalar li = Scalar(1);
-    for (Eigen::Index i = 0; i < k; ++i) {
-      li *= lambda_;
-      S(i, i) += li;
+    const Eigen::Index c = std::min(k, chunk_);
+    if (c == k) {
+      const status st = block_chunk(P_, w_, X, y);
+      if (st != status::ok) return st;
+    } else {
+      Pb_ = P_;
+      wb_ = w_;
+      for (Eigen::Index r = 0; r < k; r += c) {
+        const Eigen::Index m = std::min(c, k - r);
+        const status st = block_chunk(Pb_, wb_, X.middleRows(r, m), y.segment(r, m));
+        if (st != status::ok) return st;
+      }
+      P_.swap(Pb_);  // O(1) for dynamic sizes, a copy for fixed ones
+      w_ = wb_;
     }
-    e.noalias() = y - X * w_;
-    // In-place Cholesky S = L L'; failure means P lost definiteness along the block.
-    if (!detail::cholesky_in_place(S)) return status::numerical_failure;
-    // H = G L^-T and z = L^-1 e, so G S^-1 G' = H H' and G S^-1 e = H z.
-    S.template triangularView<Eigen::Lower>().solveInPlace(e);
-    S.template triangularView<Eigen::Lower>().transpose().template solveInPlace<
-        Eigen::OnTheRight>(G);
-    wk_ = w_;
-    wk_.noalias() += G * e;
-    if (!detail::all_finite(wk_) || !detail::all_finite(G)) return status::numerical_failure;
-    Scalar pre = Scalar(0);
-    for (Eigen::Index i = 0; i < dim(); ++i) {
-      const Scalar pii = P_(i, i) - G.row(i).squaredNorm();
-      if (!(pii > Scalar(0))) return status::numerical_failure;
-      pre += pii;
-    }
-    const Scalar decay = std::pow(inv_lambda_, static_cast<Scalar>(k));
-    if (!std::isfinite(decay)) return status::numerical_failure;
-    const Scalar f = pre * decay > max_trace_ ? max_trace_ / pre : decay;  // trace bound
-    // Commit: the lower triangle gets P - H H', then it is mirrored so P stays exactly
-    // symmetric, then scaled.
-    w_ = wk_;
-    P_.template selfadjointView<Eigen::Lower>().rankUpdate(G, Scalar(-1));
-    P_.template triangularView<Eigen::StrictlyUpper>() = P_.transpose();
-    P_ *= f;
     trace_ = P_.trace();
     n_ += static_cast<std::uint64_t>(k);
     return status::ok;
@@ -306,9 +321,11 @@ class rls {
   }
 
   /// Reads what save_state wrote, into temporaries; commits only a complete, valid record of
-  /// the same dimension with a finite, exactly symmetric P with positive diagonal.
-  /// @return ok, or dimension_mismatch / invalid_argument / numerical_failure with the state
-  ///         unchanged.
+  /// the same dimension whose options pass make(), with finite w and a finite, exactly
+  /// symmetric, positive definite P (Cholesky of a copy) whose trace is within the bound.
+  /// Off the hot path: allocates the temporaries and, for dynamic sizes, the factorisation.
+  /// @return ok, or dimension_mismatch / invalid_argument / non_finite_input /
+  ///         numerical_failure with the state unchanged.
   [[nodiscard]] status load_state(byte_reader& in) {
     std::uint64_t d = 0, n = 0;
     double lam = 0, ridge = 0;
@@ -327,8 +344,15 @@ class rls {
     if (!in.get_matrix(m.w_) || !in.get_matrix(m.P_)) return status::invalid_argument;
     if (!detail::all_finite(m.w_) || !detail::all_finite(m.P_))
       return status::non_finite_input;
+    // A symmetric P with positive diagonal can still be indefinite ([[1, 5], [5, 1]]: x'P x
+    // = -8 at x = (1, -1), every later update refused; issue 4 defect 4): only a
+    // factorisation proves definiteness. The trace may exceed the bound by rounding only.
     if (m.P_ != m.P_.transpose() || !(m.P_.diagonal().minCoeff() > Scalar(0)))
       return status::numerical_failure;
+    if (Eigen::LLT<matrix_type>(m.P_).info() != Eigen::Success)
+      return status::numerical_failure;
+    const Scalar slack = Scalar(1) + Scalar(4 * dim()) * std::numeric_limits<Scalar>::epsilon();
+    if (!(m.P_.trace() <= m.max_trace_ * slack)) return status::numerical_failure;
     m.n_ = n;
     m.trace_ = m.P_.trace();
     *this = std::move(m);
@@ -342,24 +366,75 @@ class rls {
         inv_lambda_(static_cast<Scalar>(1.0 / opt.forgetting_factor)),
         max_trace_(static_cast<Scalar>(bound)),
         max_block_(opt.max_block),
+        chunk_(block_chunk_rows(opt.forgetting_factor)),
         w_(vector_type::Zero(dim)),
         wk_(vector_type::Zero(dim)),
         g_(vector_type::Zero(dim)),
         P_(matrix_type::Zero(dim, dim)),
         G_(dim, opt.max_block),
         S_(opt.max_block, opt.max_block),
-        e_(opt.max_block) {
+        e_(opt.max_block),
+        Pb_(matrix_type::Zero(staged_rows(opt, dim), staged_rows(opt, dim))),
+        wb_(vector_type::Zero(dim)) {
     reset();
   }
 
-  // Re-sums trace(P) and scales P down to the bound when above it (elementwise, so P stays
-  // exactly symmetric): the constant-trace rule of Goodwin and Sin.
-  void enforce_trace_bound() noexcept {
-    trace_ = P_.trace();
-    if (trace_ > max_trace_) {
-      P_ *= max_trace_ / trace_;
-      trace_ = P_.trace();
+  // One chunk of update_block on (P, w): every check before the first write, so on
+  // failure P and w are unchanged. G_, S_, e_ and wk_ are scratch.
+  template <class DX, class DY>
+  status block_chunk(matrix_type& P, vector_type& w, const Eigen::MatrixBase<DX>& X,
+                     const Eigen::MatrixBase<DY>& y) noexcept {
+    const Eigen::Index k = X.rows();
+    auto G = G_.leftCols(k);
+    auto S = S_.topLeftCorner(k, k);
+    auto e = e_.head(k);
+    G.noalias() = P * X.transpose();
+    S.noalias() = X * G;
+    Scalar li = Scalar(1);
+    for (Eigen::Index i = 0; i < k; ++i) {
+      li *= lambda_;
+      S(i, i) += li;
     }
+    e.noalias() = y - X * w;
+    // In-place Cholesky S = L L'; failure means P lost definiteness along the block.
+    if (!detail::cholesky_in_place(S)) return status::numerical_failure;
+    // H = G L^-T and z = L^-1 e, so G S^-1 G' = H H' and G S^-1 e = H z.
+    S.template triangularView<Eigen::Lower>().solveInPlace(e);
+    S.template triangularView<Eigen::Lower>().transpose().template solveInPlace<
+        Eigen::OnTheRight>(G);
+    wk_ = w;
+    wk_.noalias() += G * e;
+    if (!detail::all_finite(wk_) || !detail::all_finite(G)) return status::numerical_failure;
+    Scalar pre = Scalar(0);
+    for (Eigen::Index i = 0; i < dim(); ++i) {
+      const Scalar pii = P(i, i) - G.row(i).squaredNorm();
+      if (!(pii > Scalar(0))) return status::numerical_failure;
+      pre += pii;
+    }
+    // lambda^-k, compared with the bound without overflow: pre lambda^-k > bound.
+    const Scalar decay = std::pow(inv_lambda_, static_cast<Scalar>(k));
+    const Scalar f = !(pre * decay <= max_trace_) ? max_trace_ / pre : decay;
+    if (!(f > Scalar(0) && std::isfinite(f))) return status::numerical_failure;
+    // Commit: the lower triangle gets P - H H', then it is mirrored so P stays exactly
+    // symmetric, then scaled.
+    w = wk_;
+    P.template selfadjointView<Eigen::Lower>().rankUpdate(G, Scalar(-1));
+    P.template triangularView<Eigen::StrictlyUpper>() = P.transpose();
+    P *= f;
+    return status::ok;
+  }
+
+  // The largest chunk c of update_block with lambda^(c-1) >= 1/16 (at least 1).
+  static Eigen::Index block_chunk_rows(double lambda) noexcept {
+    if (lambda >= 1.0) return std::numeric_limits<Eigen::Index>::max();
+    const double c = 1.0 + std::floor(std::log(1.0 / 16.0) / std::log(lambda));
+    return c >= 4096.0 ? Eigen::Index(4096)
+                       : std::max(Eigen::Index(1), static_cast<Eigen::Index>(c));
+  }
+
+  // Rows of the staging matrix Pb_: none for a dynamic model without block updates.
+  static Eigen::Index staged_rows(const rls_options& opt, Eigen::Index dim) noexcept {
+    return D == Eigen::Dynamic && opt.max_block == 0 ? Eigen::Index(0) : dim;
   }
 
   rls_options opt_;
@@ -367,6 +442,7 @@ class rls {
   Scalar inv_lambda_;
   Scalar max_trace_;
   Eigen::Index max_block_;
+  Eigen::Index chunk_;  // rows per chunk of update_block
   vector_type w_;   // coefficients
   vector_type wk_;  // scratch: candidate coefficients
   vector_type g_;   // scratch: P x, then u
@@ -374,6 +450,8 @@ class rls {
   Eigen::Matrix<Scalar, D, Eigen::Dynamic> G_;                    // block scratch
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> S_;       // block scratch
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> e_;                    // block scratch
+  matrix_type Pb_;  // block scratch: staged P when a block runs in several chunks
+  vector_type wb_;  // block scratch: staged w
   Scalar trace_{};
   std::uint64_t n_{0};
 };

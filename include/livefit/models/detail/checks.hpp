@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,22 @@ template <class Derived, class Scalar>
   char buf[32];
   const int n = std::snprintf(buf, sizeof buf, "%.6g", v);
   return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0U);
+}
+
+/// True when v > 0 converts to a normal (not subnormal, not zero, finite) value of Scalar.
+/// Then 1 / v is finite in Scalar too (1 / min_normal < max for IEEE float and double), so a
+/// parameter that a model divides by is usable. make() refuses anything else.
+template <class Scalar>
+[[nodiscard]] bool is_normal_positive(double v) noexcept {
+  const auto s = static_cast<Scalar>(v);
+  return v > 0.0 && std::isnormal(s) && std::isfinite(Scalar(1) / s);
+}
+
+/// The range text "[min_normal, max]" of the scalar type for make()'s messages.
+template <class Scalar>
+[[nodiscard]] std::string normal_range() {
+  return "[" + format_param(static_cast<double>(std::numeric_limits<Scalar>::min())) + ", " +
+         format_param(static_cast<double>(std::numeric_limits<Scalar>::max())) + "]";
 }
 
 /// Checks the dimension argument of a factory (fixed sizes must match D, dynamic ones be

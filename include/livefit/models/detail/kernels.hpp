@@ -36,13 +36,17 @@ struct fnms_square_op {
   }
 };
 
-/// True when every diagonal entry of P - u u', rounded exactly as the downdate will round it,
-/// stays > 0: a necessary condition of positive definiteness; an update failing it is
-/// refused. O(d), off the dependency chain (it only decides a predictable branch).
+/// trace(P - u u'), its diagonal rounded exactly as the downdate rounds it, or -1 when a
+/// diagonal entry would not stay > 0 (refused: a necessary condition of positive
+/// definiteness). O(d), off the dependency chain (it only decides a predictable branch).
+/// The caller scales P by f = min(1/lambda, bound / this trace) in the same pass as the
+/// downdate, so the committed P never exceeds the trace bound, not even for a moment.
 template <class Matrix, class Vector>
-[[nodiscard]] bool downdate_keeps_diagonal_positive(const Matrix& P, const Vector& u) noexcept {
+[[nodiscard]] typename Matrix::Scalar downdated_trace(const Matrix& P, const Vector& u) noexcept {
   using scalar = typename Matrix::Scalar;
-  return (P.diagonal().binaryExpr(u, fnms_square_op<scalar>{}).array() > scalar(0)).all();
+  const auto dg = P.diagonal().binaryExpr(u, fnms_square_op<scalar>{});
+  if (!(dg.array() > scalar(0)).all()) return scalar(-1);
+  return dg.sum();
 }
 
 /// Eigen functor p - a * b for a fixed b, fused exactly like fnms in both its scalar and its
