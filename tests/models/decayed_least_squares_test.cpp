@@ -191,3 +191,36 @@ TEST_CASE("decayed_least_squares: checkpoint round trip", "[models][dls]") {
   CHECK(c.load_state(r2) != status::ok);
   CHECK(state_bytes(c) == c_before);
 }
+
+// Issue 4 defect 3: update(x = 1, y = 1.5e308) twice returned ok both times with b = inf,
+// after which w never changed and solve() failed: the guard bounded y x, not lambda b + y x.
+TEST_CASE("decayed_least_squares: an update that would overflow b is refused",
+          "[models][decayed_least_squares]") {
+  auto m = decayed_least_squares<double, 1>::make({});
+  REQUIRE(m.has_value());
+  using V = Eigen::Matrix<double, 1, 1>;
+  REQUIRE(m->update(V(1.0), 1.5e308) == status::ok);
+  const V b = m->weighted_moment();
+  const auto A = m->weighted_gram();
+  const V w = m->coefficients();
+  CHECK(m->update(V(1.0), 1.5e308) == status::numerical_failure);
+  CHECK(m->weighted_moment() == b);
+  CHECK(m->weighted_gram() == A);
+  CHECK(m->coefficients() == w);
+  CHECK(m->samples_seen() == 1);
+  CHECK(std::isfinite(m->weighted_moment()(0)));
+  // Ordinary data still updates the model afterwards.
+  REQUIRE(m->update(V(1.0), 1.0) == status::ok);
+  CHECK(m->solve() == status::ok);
+}
+
+// Issue 4 defect 1, same kind: a forgetting factor or ridge that is not a normal number of
+// the scalar type is refused at make(), with the range.
+TEST_CASE("decayed_least_squares: make refuses subnormal parameters",
+          "[models][decayed_least_squares]") {
+  auto r = decayed_least_squares<float, 2>::make({1e-40, 1e-2, 1});
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message ==
+        "decayed_least_squares: forgetting_factor must be in [1.17549e-38, 1], got 1e-40");
+  CHECK_FALSE(decayed_least_squares<double, 2>::make({0.5, 5e-324, 1}).has_value());
+}

@@ -150,3 +150,17 @@ TEST_CASE("online_logistic: bad input changes nothing, no allocation, checkpoint
   REQUIRE(seeded->seed_from(*m) == status::ok);
   CHECK(seeded->samples_seen() == m->samples_seen());
 }
+
+// Issue 4 defect 1, same kind: alpha = 1e-320 (subnormal) was accepted and every update
+// refused (sigma = .../alpha overflows). make() now refuses it; the smallest normal alpha
+// learns with finite state.
+TEST_CASE("online_logistic: make refuses a subnormal alpha, tiny normal alpha works",
+          "[models][online_logistic]") {
+  CHECK_FALSE(online_logistic<double, 2>::make({1e-320, 1.0, 0.0, 0.0}).has_value());
+  CHECK_FALSE(online_logistic<float, 2>::make({1e-40, 1.0, 0.0, 0.0}).has_value());
+  auto m = online_logistic<double, 2>::make({1e-300, 1.0, 0.0, 0.0});
+  REQUIRE(m.has_value());
+  using V = Eigen::Matrix<double, 2, 1>;
+  for (int i = 0; i < 50; ++i) REQUIRE(m->update(V(1.0, i % 2), i % 2) == status::ok);
+  CHECK(m->coefficients().allFinite());
+}

@@ -118,3 +118,21 @@ TEST_CASE("online_standardizer: bad input changes nothing, no allocation, checkp
   other->save_state(w2);
   CHECK(w2.bytes() == w.bytes());
 }
+
+// Issue 4 defect 6: x = 1.5e308 after means near -1.5e308 gave z = inf with status ok.
+TEMPLATE_TEST_CASE("online_standardizer: transform reports overflow, z untouched",
+                   "[models][online_standardizer]", float, double) {
+  using S = TestType;
+  using V = Eigen::Matrix<S, 2, 1>;
+  const S big = std::numeric_limits<S>::max() / S(1.2);  // 1.5e308 in double
+  auto m = online_standardizer<S, 2>::make({1.0});
+  REQUIRE(m.has_value());
+  REQUIRE(m->update(V(-big, S(0))) == status::ok);
+  REQUIRE(m->update(V(-big, S(1))) == status::ok);
+  V z(S(7), S(7));
+  CHECK(m->transform(V(big, S(0.5)), z) == status::numerical_failure);
+  CHECK(z == V(S(7), S(7)));
+  // Within range the same model still transforms, finitely.
+  REQUIRE(m->transform(V(S(0), S(0.5)), z) == status::ok);
+  CHECK(z.allFinite());
+}

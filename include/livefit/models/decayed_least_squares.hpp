@@ -86,12 +86,14 @@ class decayed_least_squares {
     if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
     // Bounds of the new entries, checked before anything is written: |lambda A_ij + x_i x_j|
     // <= lambda max|A| + max|x|^2 and |lambda b_i + y x_i| <= lambda max|b| + |y| max|x|.
-    // The whole sum is bounded, not only y x (b = inf went through, issue 4 defect 3); the
-    // factor 2 covers the rounding of the bound itself.
+    // The whole sum is bounded, not only y x (b = inf went through, issue 4 defect 3).
+    // Rounding is monotone, so each rounded entry is at most the rounded bound.
+    // LIMITATION: the bound ignores signs, so a sample whose term would cancel a near-max
+    // entry (y = -1.5e308 after b = 1.5e308) is refused too, state kept.
     const Scalar lam = lambda_;
     const Scalar xmax = x.cwiseAbs().maxCoeff();
-    if (!std::isfinite(Scalar(2) * (lam * A_.cwiseAbs().maxCoeff() + xmax * xmax)) ||
-        !std::isfinite(Scalar(2) * (lam * b_.cwiseAbs().maxCoeff() + std::abs(y) * xmax)))
+    if (!std::isfinite(lam * A_.cwiseAbs().maxCoeff() + xmax * xmax) ||
+        !std::isfinite(lam * b_.cwiseAbs().maxCoeff() + std::abs(y) * xmax))
       return status::numerical_failure;
     A_ = lam * A_;
     A_.noalias() += x * x.transpose();
@@ -129,10 +131,8 @@ class decayed_least_squares {
       return status::invalid_argument;
     // other.prior_ = lambda^m, computed the way each shard decayed its own statistics.
     const Scalar decay = other.prior_;
-    if (!std::isfinite(Scalar(2) * (decay * A_.cwiseAbs().maxCoeff() +
-                                    other.A_.cwiseAbs().maxCoeff())) ||
-        !std::isfinite(Scalar(2) * (decay * b_.cwiseAbs().maxCoeff() +
-                                    other.b_.cwiseAbs().maxCoeff())))
+    if (!std::isfinite(decay * A_.cwiseAbs().maxCoeff() + other.A_.cwiseAbs().maxCoeff()) ||
+        !std::isfinite(decay * b_.cwiseAbs().maxCoeff() + other.b_.cwiseAbs().maxCoeff()))
       return status::numerical_failure;
     A_ = decay * A_ + other.A_;
     b_ = decay * b_ + other.b_;
