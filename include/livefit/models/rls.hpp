@@ -103,6 +103,7 @@ class rls {
   static constexpr std::string_view checkpoint_type = "livefit.rls";
 
   /// Validates the options and builds a model at the prior (w = 0, P = I / ridge).
+  /// @param opt forgetting factor, ridge and anti-windup bound, each checked against its range.
   /// @param dim the dimension; must equal D for fixed sizes, be > 0 for dynamic ones.
   [[nodiscard]] static result<rls> make(const rls_options& opt, Eigen::Index dim = D) {
     if (auto msg = detail::dim_error<D>("rls", dim); !msg.empty())
@@ -190,8 +191,8 @@ class rls {
 
   /// Folds k samples in at once (the rows of X, targets y), with the same result as k
   /// sequential updates up to rounding, by the matrix inversion lemma applied to chunks of
-  /// c rows: P_c = lambda^-c (P - G S^-1 G'), G = P X', S = X P X' + diag(lambda^1 ..
-  /// lambda^c), w_c = w + G S^-1 (y - X w). Cost about 3 d^2 k + 2 d k c + k c^2 / 3 FLOPs
+  /// c rows: P_c = lambda^-c (P - G S^-1 G'), G = P X', S = X P X' + diag(lambda^1,
+  /// ..., lambda^c), w_c = w + G S^-1 (y - X w). Cost about 3 d^2 k + 2 d k c + k c^2 / 3 FLOPs
   /// in matrix-matrix form, against 5 d^2 k for k updates.
   ///
   /// Chunking (issue 4 defect 5): S's smallest eigenvalue can be as small as lambda^c while
