@@ -60,7 +60,8 @@ TEST_CASE("byte streams: round trip is bit-exact and little-endian", "[core][ser
   CHECK((back.array() == m.array()).all());
 }
 
-TEST_CASE("byte streams: short or mis-shaped input is refused, not read past", "[core][serialize]") {
+TEST_CASE("byte streams: short or mis-shaped input is refused, not read past",
+          "[core][serialize]") {
   byte_writer w;
   w.put_matrix(Eigen::Vector3d(1, 2, 3));
   for (std::size_t cut = 0; cut < w.bytes().size(); ++cut) {
