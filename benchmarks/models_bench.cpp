@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -30,7 +31,9 @@
 #include "livefit/models/nlms.hpp"
 #include "livefit/models/rls.hpp"
 
-#if __has_include(<dlib/svm/rls.h>)
+// dlib's headers call BLAS (Debian's build defines DLIB_USE_BLAS), so dlib is used only when
+// the build found and linked it (LIVEFIT_BENCH_DLIB, set by benchmarks/CMakeLists.txt).
+#if defined(LIVEFIT_BENCH_DLIB) && __has_include(<dlib/svm/rls.h>)
 #include <dlib/svm/rls.h>
 #define LIVEFIT_BENCH_HAVE_DLIB 1
 #else
@@ -85,21 +88,44 @@ double peak_flops_per_second() {
   return best;
 }
 
-// Latency of one dependent scalar FMA (a multiply-add chain), in seconds.
+// Makes v opaque to the optimiser without moving it: an empty asm statement that claims to
+// read and write v in a floating-point register, so the chain below stays in that register.
+// benchmark::DoNotOptimize would instead store v and reload it every step, and the store-to-load
+// forwarding on the chain would be measured too (about 2.5 times an FMA latency).
+inline void opaque_in_register(double& v) {
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))
+  asm volatile("" : "+x"(v));
+#elif defined(__aarch64__)
+  asm volatile("" : "+w"(v));
+#else
+  // No register constraint known for this target: the memory round trip stays in the chain,
+  // so the floor (and every x_limit against it) is lenient here.
+  benchmark::DoNotOptimize(v);
+#endif
+}
+
+// Latency of one dependent scalar FMA (a multiply-add chain), in seconds. With -mfma each step
+// is one fused instruction; without, it is a multiply then an add, the chain the RLS kernels
+// have on such a target as well.
 double fma_latency_seconds() {
   double a = 1.0;
-  const double b = 0.9999999, c = 1e-9;
+  const double b = 0.9999999, c = 1e-9;  // a tends to c / (1 - b) = 1e-2: no subnormals
   const long iters = 20000000;
   double best = 1.0;
   for (int rep = 0; rep < 5; ++rep) {
     const std::clock_t t0 = std::clock();
     for (long i = 0; i < iters; ++i) {
+#if defined(__FMA__)
+      a = std::fma(a, b, c);
+#else
       a = a * b + c;
-      benchmark::DoNotOptimize(a);
+#endif
+      opaque_in_register(a);
     }
     const double s = cpu_seconds_since(t0);
     best = std::min(best, s / static_cast<double>(iters));
   }
+  benchmark::DoNotOptimize(a);
   return best;
 }
 
@@ -212,23 +238,79 @@ void BM_Dot(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// Block against sequential updates, on the same rows in the same order: iteration j of
+// BM_RlsBlock_update folds rows [j k, j k + k) (mod pool_size) of the pool in with one
+// update_block call, iteration j of BM_RlsSeq_update folds the same rows in with k update
+// calls. Both models have the same options; both report rows per second and time_per_row.
+//
+// The blocks cycle through the whole pool rather than repeat the first k rows: k < d rows
+// repeated leave d - k directions unexcited, P grows there by 1 / lambda a row up to the trace
+// bound (1e3 d / ridge), and with cond(P) near 1e10 float refuses nearly every update after
+// about 700 rows (double runs on at the bound). Cycling keeps trace(P) near 1. A refused
+// update skips work and would flatter the timing, so any refusal fails the benchmark.
+template <class S, int D>
+auto make_block_model(long k) {
+  return livefit::rls<S, D>::make({0.99, 1e-2, 0, k}, D).value();
+}
+
+void report_rows(benchmark::State& state, long k, long refused, bool finite) {
+  state.SetItemsProcessed(state.iterations() * k);
+  // An inverted rate, processor time / (iterations * k): seconds per row (printed in ns or us).
+  state.counters["time_per_row"] =
+      benchmark::Counter(static_cast<double>(k), benchmark::Counter::kIsIterationInvariantRate |
+                                                     benchmark::Counter::kInvert);
+  if (refused != 0) {
+    const std::string msg = std::to_string(refused) + " refused updates (non-ok status)";
+    state.SkipWithError(msg.c_str());
+  } else if (!finite) {
+    state.SkipWithError("non-finite coefficients");
+  }
+}
+
 template <class S, int D>
 void BM_RlsBlock_update(benchmark::State& state) {
-  const long d = D;
   const long k = state.range(0);
-  auto m = livefit::rls<S, D>::make({0.99, 1e-2, 0, k}, d).value();
-  const input_pool<S, D> in(d);
-  Eigen::Matrix<S, Eigen::Dynamic, D> X(k, d);
-  Eigen::Matrix<S, Eigen::Dynamic, 1> y(k);
-  for (long r = 0; r < k; ++r) {
-    X.row(r) = in.x[static_cast<std::size_t>(r)].transpose();
-    y(r) = in.y[static_cast<std::size_t>(r)];
+  auto m = make_block_model<S, D>(k);
+  const input_pool<S, D> in(D);
+  const long blocks = pool_size / k;  // k divides pool_size
+  std::vector<Eigen::Matrix<S, Eigen::Dynamic, D>> X(static_cast<std::size_t>(blocks));
+  std::vector<Eigen::Matrix<S, Eigen::Dynamic, 1>> y(X.size());
+  for (std::size_t b = 0; b < X.size(); ++b) {
+    X[b].resize(k, D);
+    y[b].resize(k);
+    for (long r = 0; r < k; ++r) {
+      const std::size_t row = b * static_cast<std::size_t>(k) + static_cast<std::size_t>(r);
+      X[b].row(r) = in.x[row].transpose();
+      y[b](r) = in.y[row];
+    }
   }
+  std::size_t b = 0;
+  long refused = 0;
   for (auto _ : state) {
-    const auto st = m.update_block(X, y);
-    benchmark::DoNotOptimize(st);
+    const auto st = m.update_block(X[b], y[b]);
+    refused += st != livefit::status::ok;
+    if (++b == X.size()) b = 0;
   }
-  state.SetItemsProcessed(state.iterations() * k);
+  report_rows(state, k, refused, m.coefficients().allFinite());
+}
+
+template <class S, int D>
+void BM_RlsSeq_update(benchmark::State& state) {
+  const long k = state.range(0);
+  auto m = make_block_model<S, D>(k);
+  const input_pool<S, D> in(D);
+  const std::size_t rows = static_cast<std::size_t>(k);
+  std::size_t first = 0;
+  long refused = 0;
+  for (auto _ : state) {
+    for (std::size_t r = first; r < first + rows; ++r) {
+      const auto st = m.update(in.x[r], in.y[r]);
+      refused += st != livefit::status::ok;
+    }
+    first += rows;
+    if (first == in.x.size()) first = 0;
+  }
+  report_rows(state, k, refused, m.coefficients().allFinite());
 }
 
 // ---- the textbook RLS baseline --------------------------------------------------------------
@@ -268,9 +350,16 @@ void BM_Textbook_update(benchmark::State& state) {
 // ---- dlib::rls ------------------------------------------------------------------------------
 
 #if LIVEFIT_BENCH_HAVE_DLIB
+// dlib::rls(forget_factor, C, apply_forget_factor_to_C). In dlib's train(), R is the matrix
+// P of RLS and starts at C * I, so C = 1 / ridge = 100 gives our prior P0 = I / ridge. With
+// apply_forget_factor_to_C = true the prior is decayed by the forgetting factor like the data,
+// the exponentially weighted ridge problem livefit::rls solves; with the default (false) dlib
+// instead adds (1 - lambda) / C * I back to P's inverse at every step, a different problem
+// whose step is d rank-1 updates of P (O(d^3)).
 template <int D>
 void BM_Dlib_update(benchmark::State& state) {
-  dlib::rls filter(0.99, 100.0);
+  constexpr double lambda = 0.99, ridge = 1e-2;
+  dlib::rls filter(lambda, 1.0 / ridge, true);
   const input_pool<double, D> in(D);
   std::vector<dlib::matrix<double, 0, 1>> xs(pool_size);
   for (std::size_t k = 0; k < xs.size(); ++k) {
@@ -284,6 +373,12 @@ void BM_Dlib_update(benchmark::State& state) {
     ++i;
   }
   report_ratio<double>(state, D, t0);
+  const auto& w = filter.get_w();
+  for (long j = 0; j < w.size(); ++j)
+    if (!std::isfinite(w(j))) {
+      state.SkipWithError("non-finite coefficients");
+      break;
+    }
 }
 BENCHMARK_TEMPLATE(BM_Dlib_update, 4);
 BENCHMARK_TEMPLATE(BM_Dlib_update, 8);
@@ -326,8 +421,16 @@ LIVEFIT_RLS_BENCH_SIZES(BM_Dot, double);
 LIVEFIT_RLS_BENCH_SIZES(BM_Dot, float);
 BENCHMARK_TEMPLATE(BM_Rls_update, double, Eigen::Dynamic)->RangeMultiplier(2)->Range(4, 64);
 BENCHMARK_TEMPLATE(BM_Rls_update, float, Eigen::Dynamic)->RangeMultiplier(2)->Range(4, 64);
+// Block and sequential rows of one size are registered next to each other, so they run close
+// in time and see the same load on a shared machine.
 BENCHMARK_TEMPLATE(BM_RlsBlock_update, double, 16)->Arg(1)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, double, 16)->Arg(1)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlock_update, double, 32)->Arg(1)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, double, 32)->Arg(1)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsBlock_update, double, 64)->Arg(1)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, double, 64)->Arg(1)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlock_update, float, 64)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, float, 64)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_Nlms_update, double, 16);
 BENCHMARK_TEMPLATE(BM_Nlms_update, double, 64);
 
