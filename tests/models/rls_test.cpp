@@ -660,7 +660,9 @@ TEMPLATE_TEST_CASE("rls: updates at the smallest accepted forgetting factor",
 // Issue 4 defect 2: covariance_trace() was a running (trace - |u|^2) / lambda re-summed only
 // every 256 updates; with x = (1, N, N) and zero rows mixed in it drifted from P.trace() by
 // 1.5% at lambda 0.9 and by a factor 2.85e5 at 0.7. It is now re-summed from the diagonal
-// after every update, so it equals P.trace() exactly (same summation).
+// after every update. P is stored as c Q, and the trace is c times the sum of Q's diagonal
+// while covariance().trace() sums c Q_ii: the two differ by the rounding of a d-term sum
+// and a product, at most (d + 1) eps relative (Higham, eq. 3.5), never by drift.
 TEMPLATE_TEST_CASE("rls: covariance_trace equals P.trace with zero rows mixed in",
                    "[models][rls]", float, double) {
   using S = TestType;
@@ -680,7 +682,7 @@ TEMPLATE_TEST_CASE("rls: covariance_trace equals P.trace with zero rows mixed in
       worst = std::max(worst, std::abs(static_cast<double>(m.covariance_trace()) - tr) / tr);
     }
     std::printf("lambda %.1f: worst relative trace error %.3g\n", lam, worst);
-    CHECK(worst == 0.0);
+    CHECK(worst <= 4.0 * static_cast<double>(std::numeric_limits<S>::epsilon()));
   }
 }
 

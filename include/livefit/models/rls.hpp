@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <Eigen/Cholesky>
@@ -49,11 +50,21 @@ struct rls_options {
 /// x_i x_i')^-1 (Haykin, Adaptive Filter Theory, 4th ed., section 9.6, table 9.1), until the
 /// anti-windup bound below acts.
 ///
+/// Storage: P = c Q, a scale c times a symmetric matrix Q of which only the lower block
+/// triangle is stored and updated (detail/kernels.hpp: the diagonal blocks of one SIMD packet
+/// width in full and the blocks below them, padded with zeros to a multiple of the packet
+/// width). The factor 1/lambda of each update goes into c instead of into every entry, and
+/// the power-of-two part of c is moved into Q (exactly) when c leaves (2^-32, 2^32) in
+/// double or (2^-16, 2^16) in float. Q is about half of a d x d matrix, so a rank-1 step
+/// writes half the entries (at d = 64 in double the working set stays in a 32 KB L1 cache).
+///
 /// Numerical design (what keeps P symmetric positive definite for ever):
-/// - Symmetric by construction: the rank-1 step is P <- f (P - u u') with u = P x / sqrt(s),
-///   s = lambda + x'P x. Entry (i, j) and entry (j, i) are computed by the same operations on
-///   the same operands (u_i u_j = u_j u_i exactly), so P stays bit-for-bit symmetric. The
-///   textbook form P - k (P x)' is not, and its asymmetry grows by 1/lambda per update until
+/// - Symmetric by construction: the rank-1 step is Q <- Q - v v' with v = Q x sqrt(c / s),
+///   s = lambda + x'P x, i.e. P - P x x'P / s. Only one triangle is stored, so covariance()
+///   is symmetric by construction; inside the diagonal blocks, where both triangles are
+///   stored, entry (i, j) and entry (j, i) are computed by the same fused operation on the
+///   same operands (v_i v_j = v_j v_i exactly), so they stay bit-for-bit equal. The textbook
+///   form P - k (P x)' is not symmetric, and its asymmetry grows by 1/lambda per update until
 ///   P loses definiteness (about 3,600 updates on the births data at lambda = 0.99).
 /// - Bounded trace (anti-windup): the step scales P - u u' by 1/lambda, or, when that would
 ///   put trace(P) above max_trace, by the smaller factor that puts it on the bound (one
@@ -78,11 +89,13 @@ struct rls_options {
 /// Intercept convention: the model has no implicit intercept; append a constant 1 feature
 /// to x (it is then regularised by the prior like every other coefficient).
 ///
-/// Cost per update: 5d^2 + 13d + O(1) FLOPs (2d^2 for g = P x, 3d^2 for the symmetric
-/// rank-1 step with its scaling by 1/lambda, 13d for the two dot products, the gain, the
-/// scaling of u, |u|^2, the diagonal check and the finiteness checks), one square root and
-/// one division; against the minimal 3d^2 + 7d + 2 of a form that updates one triangle;
-/// predict costs one dot product (2d). No allocation after make().
+/// Cost per update, with dp = d rounded up to the packet width n: 2 dp^2 FLOPs for g = Q x
+/// (each stored entry is loaded once and used for both triangles), dp (dp + n) FLOPs for the
+/// rank-1 step on the stored triangle, and about 13d for the dot products, the gain, the
+/// scaling of v, the diagonal check and the finiteness checks; one square root and two
+/// divisions. That is 3d^2 + O(nd), the minimal count 3d^2 + 7d + 2 of a one-triangle form
+/// plus the full diagonal blocks. predict costs one dot product (2d). No allocation after
+/// make(). Measured against the machine's arithmetic limit by benchmarks/models_bench.cpp.
 /// Thread safety: a const model may be read from several threads; update needs exclusive
 /// access.
 ///
@@ -101,6 +114,27 @@ class rls {
   using block_type = Eigen::Matrix<Scalar, Eigen::Dynamic, D>;  ///< Rows of samples.
   /// Name written into checkpoints.
   static constexpr std::string_view checkpoint_type = "livefit.rls";
+
+ private:
+  // The kernels' packet rung and padded dimension, fixed at compile time for a fixed D.
+  static constexpr int fixed_kind = D == Eigen::Dynamic ? -1 : detail::ladder_kind<Scalar>(D);
+  static constexpr int Dp = D == Eigen::Dynamic
+                                ? Eigen::Dynamic
+                                : static_cast<int>(detail::padded_dim<Scalar>(D, fixed_kind));
+  using padded_vector = Eigen::Matrix<Scalar, Dp, 1>;
+  using padded_matrix = Eigen::Matrix<Scalar, Dp, Dp>;
+
+  // covariance(): entry (i, j) of c Q from the stored lower part.
+  struct lower_view {
+    const Scalar* q;
+    Eigen::Index ld;
+    Scalar c;
+    Scalar operator()(Eigen::Index i, Eigen::Index j) const noexcept {
+      return (i >= j ? q[i + j * ld] : q[j + i * ld]) * c;
+    }
+  };
+
+ public:
 
   /// Validates the options and builds a model at the prior (w = 0, P = I / ridge).
   /// @param opt forgetting factor, ridge and anti-windup bound, each checked against its range.
@@ -155,36 +189,50 @@ class rls {
   ///       information between calls: every call writes them before reading them.
   [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
     if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
-    g_.noalias() = P_ * x;
+    const Eigen::Index d = dim();
+    const Scalar* xp = x.data();
+    if (Q_.rows() != d) {  // padded storage: x with zeros beyond d
+      xp_.head(d) = x;
+      xp = xp_.data();
+    }
+    // P = c Q: g = Q x, so P x = c g and x'P x = c x'g.
+    const Scalar xg =
+        detail::lower_block_matvec_on<fixed_kind>(kind_, Q_.data(), Q_.rows(), xp, g_.data());
+    const Eigen::Map<const vector_type> g(g_.data(), d);
     // x'P x >= 0 in exact arithmetic. Its rounding error is at most about d eps |x|^2
     // trace(P) (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 3.5),
     // so a value below minus that bound means P is no longer positive definite along x
     // (refused), and a smaller negative value is rounding, taken as 0.
-    const Scalar xpx = x.dot(g_);
-    const Scalar slack = static_cast<Scalar>(2 * dim()) *
-                         std::numeric_limits<Scalar>::epsilon() * x.squaredNorm() * trace_;
+    const Scalar xpx = c_ * xg;
+    const Scalar slack = static_cast<Scalar>(2 * d) * std::numeric_limits<Scalar>::epsilon() *
+                         x.squaredNorm() * trace_;
     if (!(xpx >= -slack) || !std::isfinite(xpx)) return status::numerical_failure;
     const Scalar s = lambda_ + std::max(xpx, Scalar(0));
     const Scalar gain = (y - w_.dot(x)) / s;
     // Candidate coefficients go to scratch first: nothing is committed before every check.
-    wk_ = w_ + gain * g_;
-    g_ *= Scalar(1) / std::sqrt(s);  // now u = P x / sqrt(s): P - u u' = P - P x x'P / s
-    // The candidate P is f (P - u u'), with its trace known before anything is written:
-    // trace(P - u u') from the diagonal (O(d)), then f = 1/lambda, or the smaller factor
-    // that puts the trace on the bound (anti-windup, applied in the same pass). So P is
-    // never scaled by 1/lambda past the bound and cannot overflow (issue 4 defect 1).
+    wk_ = w_ + (gain * c_) * g;
+    // P - P x x'P / s = c (Q - v v') with v = g sqrt(c / s) (zero beyond d, like g).
+    g_ *= std::sqrt(c_ / s);
+    // The candidate P is f (P - u u') = (c f) (Q - v v'), with the trace of Q - v v' known
+    // before anything is written (O(d), rounded as the downdate will round it); f = 1/lambda,
+    // or the smaller factor that puts trace(P) on the bound (anti-windup). f only enters the
+    // scale c, so P is never scaled past the bound and cannot overflow (issue 4 defect 1).
     // These checks only decide a (well-predicted) branch, off the dependency chain.
-    const Scalar pre = detail::downdated_trace(P_, g_);
-    if (!(pre > Scalar(0)) || !detail::all_finite(wk_)) return status::numerical_failure;
+    const Scalar pre_q = detail::downdated_trace(Q_.data(), Q_.rows(), d, g_.data());
+    if (!(pre_q > Scalar(0)) || !detail::all_finite(wk_)) return status::numerical_failure;
+    const Scalar pre = c_ * pre_q;
     const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
-    if (!(f > Scalar(0) && std::isfinite(f))) return status::numerical_failure;
+    const Scalar c = c_ * f;
+    if (!(f > Scalar(0) && std::isfinite(f) && std::isfinite(c) && pre > Scalar(0)))
+      return status::numerical_failure;
     // Commit.
     w_ = wk_;
-    detail::symmetric_rank1_downdate(P_, g_, f);
-    // Re-summed from the diagonal every update (d additions): the exact trace(P) of the
-    // committed P, which also sets the rounding slack of the definiteness check above. A
-    // running (trace - |u|^2) / lambda drifted by up to 1e5 relative (issue 4 defect 2).
-    trace_ = P_.trace();
+    detail::lower_block_downdate_on<fixed_kind>(kind_, Q_.data(), Q_.rows(), g_.data());
+    c_ = c;
+    // trace(P) = c trace(Q), with trace(Q) summed from the committed diagonal every update
+    // (a running (trace - |u|^2) / lambda drifted by up to 1e5 relative, issue 4 defect 2).
+    trace_ = c_ * pre_q;
+    if (!(c_ < fold_at && c_ > Scalar(1) / fold_at)) fold_scale(Q_, c_);
     ++n_;
     return status::ok;
   }
@@ -219,20 +267,22 @@ class rls {
     if (!detail::all_finite(X) || !detail::all_finite(y)) return status::non_finite_input;
     const Eigen::Index c = std::min(k, chunk_);
     if (c == k) {
-      const status st = block_chunk(P_, w_, X, y);
+      const status st = block_chunk(Q_, c_, w_, X, y);
       if (st != status::ok) return st;
     } else {
-      Pb_ = P_;
+      Qb_ = Q_;
+      Scalar cb = c_;
       wb_ = w_;
       for (Eigen::Index r = 0; r < k; r += c) {
         const Eigen::Index m = std::min(c, k - r);
-        const status st = block_chunk(Pb_, wb_, X.middleRows(r, m), y.segment(r, m));
+        const status st = block_chunk(Qb_, cb, wb_, X.middleRows(r, m), y.segment(r, m));
         if (st != status::ok) return st;
       }
-      P_.swap(Pb_);  // O(1) for dynamic sizes, a copy for fixed ones
+      Q_.swap(Qb_);  // O(1) for dynamic sizes, a copy for fixed ones
+      c_ = cb;
       w_ = wb_;
     }
-    trace_ = P_.trace();
+    trace_ = c_ * Q_.diagonal().head(dim()).sum();
     n_ += static_cast<std::uint64_t>(k);
     return status::ok;
   }
@@ -245,15 +295,24 @@ class rls {
   /// variance of a new observation is sigma^2 (1 + x'P x).
   /// O(d^2), no allocation (column by column, without a temporary P x).
   [[nodiscard]] scalar_type predictive_variance(const vector_type& x) const noexcept {
+    // x'P x = c sum_j x_j (Q_jj x_j + 2 sum_{i > j} Q_ij x_i), from the stored lower part.
+    const Eigen::Index d = dim();
     Scalar acc(0);
-    for (Eigen::Index j = 0; j < dim(); ++j) acc += x(j) * P_.col(j).dot(x);
-    return acc;
+    for (Eigen::Index j = 0; j < d; ++j)
+      acc += x(j) * (Q_(j, j) * x(j) +
+                     Scalar(2) * Q_.col(j).segment(j + 1, d - j - 1).dot(x.tail(d - j - 1)));
+    return c_ * acc;
   }
 
   /// The coefficients w.
   [[nodiscard]] const vector_type& coefficients() const noexcept { return w_; }
   /// P, the (scaled) covariance of w: symmetric positive definite, bit-exactly symmetric.
-  [[nodiscard]] const matrix_type& covariance() const noexcept { return P_; }
+  /// An Eigen expression (P is stored as a scale times a matrix, see the class notes),
+  /// evaluated entry by entry where it is used, without allocation; assign it to a
+  /// matrix_type to keep a copy. It refers to this model and is valid while the model is.
+  [[nodiscard]] auto covariance() const noexcept {
+    return matrix_type::NullaryExpr(dim(), dim(), lower_view{Q_.data(), Q_.rows(), c_});
+  }
   /// trace(P), kept by the anti-windup rule at or below options().max_trace.
   [[nodiscard]] scalar_type covariance_trace() const noexcept { return trace_; }
   /// The effective memory 1 / (1 - lambda) in samples; +inf at lambda = 1.
@@ -275,9 +334,10 @@ class rls {
   /// Returns to the prior: w = 0, P = I / ridge, no samples.
   void reset() noexcept {
     w_.setZero();
-    P_.setIdentity();
-    P_ *= static_cast<Scalar>(1.0 / opt_.ridge);
-    trace_ = P_.trace();
+    Q_.setZero();
+    Q_.diagonal().head(dim()).setConstant(static_cast<Scalar>(1.0 / opt_.ridge));
+    c_ = Scalar(1);
+    trace_ = Q_.diagonal().head(dim()).sum();
     n_ = 0;
   }
 
@@ -287,7 +347,8 @@ class rls {
   [[nodiscard]] status seed_from(const rls& champion) noexcept {
     if (champion.dim() != dim()) return status::dimension_mismatch;
     w_ = champion.w_;
-    P_ = champion.P_;
+    Q_ = champion.Q_;
+    c_ = champion.c_;
     trace_ = champion.trace_;
     n_ = champion.n_;
     return status::ok;
@@ -305,8 +366,10 @@ class rls {
     matrix_type sym = (P + P.transpose()) * Scalar(0.5);
     if (Eigen::LLT<matrix_type>(sym).info() != Eigen::Success) return status::numerical_failure;
     w_ = w;
-    P_ = sym;
-    trace_ = P_.trace();
+    Q_.setZero();
+    Q_.topLeftCorner(dim(), dim()) = sym;
+    c_ = Scalar(1);
+    trace_ = sym.trace();
     return status::ok;
   }
 
@@ -318,7 +381,7 @@ class rls {
     out.put_scalar(max_trace_);
     out.put_u64(n_);
     out.put_matrix(w_);
-    out.put_matrix(P_);
+    out.put_matrix(covariance());
   }
 
   /// Reads what save_state wrote, into temporaries; commits only a complete, valid record of
@@ -342,20 +405,21 @@ class rls {
     auto fresh = make(o, dim());
     if (!fresh) return status::invalid_argument;
     rls& m = *fresh;
-    if (!in.get_matrix(m.w_) || !in.get_matrix(m.P_)) return status::invalid_argument;
-    if (!detail::all_finite(m.w_) || !detail::all_finite(m.P_))
-      return status::non_finite_input;
+    matrix_type P(dim(), dim());
+    if (!in.get_matrix(m.w_) || !in.get_matrix(P)) return status::invalid_argument;
+    if (!detail::all_finite(m.w_) || !detail::all_finite(P)) return status::non_finite_input;
     // A symmetric P with positive diagonal can still be indefinite ([[1, 5], [5, 1]]: x'P x
     // = -8 at x = (1, -1), every later update refused; issue 4 defect 4): only a
     // factorisation proves definiteness. The trace may exceed the bound by rounding only.
-    if (m.P_ != m.P_.transpose() || !(m.P_.diagonal().minCoeff() > Scalar(0)))
+    if (P != P.transpose() || !(P.diagonal().minCoeff() > Scalar(0)))
       return status::numerical_failure;
-    if (Eigen::LLT<matrix_type>(m.P_).info() != Eigen::Success)
-      return status::numerical_failure;
+    if (Eigen::LLT<matrix_type>(P).info() != Eigen::Success) return status::numerical_failure;
     const Scalar slack = Scalar(1) + Scalar(4 * dim()) * std::numeric_limits<Scalar>::epsilon();
-    if (!(m.P_.trace() <= m.max_trace_ * slack)) return status::numerical_failure;
+    if (!(P.trace() <= m.max_trace_ * slack)) return status::numerical_failure;
+    m.Q_.topLeftCorner(dim(), dim()) = P;
     m.n_ = n;
-    m.trace_ = m.P_.trace();
+    m.c_ = Scalar(1);
+    m.trace_ = P.trace();
     *this = std::move(m);
     return status::ok;
   }
@@ -370,27 +434,35 @@ class rls {
         chunk_(block_chunk_rows(opt.forgetting_factor)),
         w_(vector_type::Zero(dim)),
         wk_(vector_type::Zero(dim)),
-        g_(vector_type::Zero(dim)),
-        P_(matrix_type::Zero(dim, dim)),
+        kind_(detail::ladder_kind<Scalar>(dim)),
+        g_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
+        xp_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
+        Q_(padded_matrix::Zero(detail::padded_dim<Scalar>(dim, kind_),
+                               detail::padded_dim<Scalar>(dim, kind_))),
         G_(dim, opt.max_block),
         S_(opt.max_block, opt.max_block),
         e_(opt.max_block),
-        Pb_(matrix_type::Zero(staged_rows(opt, dim), staged_rows(opt, dim))),
+        Qb_(padded_matrix::Zero(staged_rows(opt, dim, kind_), staged_rows(opt, dim, kind_))),
         wb_(vector_type::Zero(dim)) {
     reset();
   }
 
-  // One chunk of update_block on (P, w): every check before the first write, so on
-  // failure P and w are unchanged. G_, S_, e_ and wk_ are scratch.
+  // One chunk of update_block on (Q, c, w), P = c Q: every check before the first write, so
+  // on failure Q, c and w are unchanged. G_, S_, e_ and wk_ are scratch.
   template <class DX, class DY>
-  status block_chunk(matrix_type& P, vector_type& w, const Eigen::MatrixBase<DX>& X,
-                     const Eigen::MatrixBase<DY>& y) noexcept {
+  status block_chunk(padded_matrix& Q, Scalar& c, vector_type& w,
+                     const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DY>& y) noexcept {
     const Eigen::Index k = X.rows();
     auto G = G_.leftCols(k);
     auto S = S_.topLeftCorner(k, k);
     auto e = e_.head(k);
-    G.noalias() = P * X.transpose();
+    // The matrix products need Q in full: its stale upper part is refreshed from the lower
+    // (which alone defines the state, so this changes nothing observable).
+    auto Qd = Q.topLeftCorner(dim(), dim());
+    Qd.template triangularView<Eigen::StrictlyUpper>() = Qd.transpose();
+    G.noalias() = Qd * X.transpose();  // P X' = c G
     S.noalias() = X * G;
+    S *= c;
     Scalar li = Scalar(1);
     for (Eigen::Index i = 0; i < k; ++i) {
       li *= lambda_;
@@ -399,31 +471,50 @@ class rls {
     e.noalias() = y - X * w;
     // In-place Cholesky S = L L'; failure means P lost definiteness along the block.
     if (!detail::cholesky_in_place(S)) return status::numerical_failure;
-    // H = G L^-T and z = L^-1 e, so G S^-1 G' = H H' and G S^-1 e = H z.
+    // H = sqrt(c) G L^-T and z = L^-1 e: P X' S^-1 X P = c H H', P X' S^-1 e = sqrt(c) H z.
     S.template triangularView<Eigen::Lower>().solveInPlace(e);
     S.template triangularView<Eigen::Lower>().transpose().template solveInPlace<
         Eigen::OnTheRight>(G);
+    const Scalar rc = std::sqrt(c);
+    G *= rc;
     wk_ = w;
-    wk_.noalias() += G * e;
+    wk_.noalias() += rc * (G * e);
     if (!detail::all_finite(wk_) || !detail::all_finite(G)) return status::numerical_failure;
-    Scalar pre = Scalar(0);
+    Scalar pre_q = Scalar(0);
     for (Eigen::Index i = 0; i < dim(); ++i) {
-      const Scalar pii = P(i, i) - G.row(i).squaredNorm();
-      if (!(pii > Scalar(0))) return status::numerical_failure;
-      pre += pii;
+      const Scalar qii = Q(i, i) - G.row(i).squaredNorm();
+      if (!(qii > Scalar(0))) return status::numerical_failure;
+      pre_q += qii;
     }
     // lambda^-k, compared with the bound without overflow: pre lambda^-k > bound.
+    const Scalar pre = c * pre_q;
     const Scalar decay = std::pow(inv_lambda_, static_cast<Scalar>(k));
     const Scalar f = !(pre * decay <= max_trace_) ? max_trace_ / pre : decay;
-    if (!(f > Scalar(0) && std::isfinite(f))) return status::numerical_failure;
-    // Commit: the lower triangle gets P - H H', then it is mirrored so P stays exactly
-    // symmetric, then scaled.
+    const Scalar cn = c * f;
+    if (!(f > Scalar(0) && std::isfinite(f) && std::isfinite(cn) && pre > Scalar(0)))
+      return status::numerical_failure;
+    // Commit: the lower triangle gets Q - H H' (the state is the lower part); the decay goes
+    // into the scale.
     w = wk_;
-    P.template selfadjointView<Eigen::Lower>().rankUpdate(G, Scalar(-1));
-    P.template triangularView<Eigen::StrictlyUpper>() = P.transpose();
-    P *= f;
+    Qd.template selfadjointView<Eigen::Lower>().rankUpdate(G, Scalar(-1));
+    c = cn;
+    if (!(c < fold_at && c > Scalar(1) / fold_at)) fold_scale(Q, c);
     return status::ok;
   }
+
+  // Moves the power-of-two part of c into Q (exact: scaling by 2^e only changes exponents),
+  // so that c = P / Q stays in [1, 2) and Q = P / c can neither overflow nor underflow
+  // however long the scale grows by 1 / lambda per update. c Q is unchanged bit for bit.
+  static void fold_scale(padded_matrix& Q, Scalar& c) noexcept {
+    const int e = std::ilogb(c);
+    Q *= std::ldexp(Scalar(1), e);
+    c = std::ldexp(c, -e);
+  }
+
+  // The scale is folded into Q when it leaves (1 / fold_at, fold_at): every 2^16 / -log2
+  // lambda updates for float, 2^32 for double (d^2 multiplications, amortised).
+  static constexpr Scalar fold_at =
+      std::is_same_v<Scalar, float> ? Scalar(65536.0) : Scalar(4294967296.0);
 
   // The largest chunk c of update_block with lambda^(c-1) >= 1/16 (at least 1).
   static Eigen::Index block_chunk_rows(double lambda) noexcept {
@@ -433,9 +524,10 @@ class rls {
                        : std::max(Eigen::Index(1), static_cast<Eigen::Index>(c));
   }
 
-  // Rows of the staging matrix Pb_: none for a dynamic model without block updates.
-  static Eigen::Index staged_rows(const rls_options& opt, Eigen::Index dim) noexcept {
-    return D == Eigen::Dynamic && opt.max_block == 0 ? Eigen::Index(0) : dim;
+  // Rows of the staging matrix Qb_: none for a dynamic model without block updates.
+  static Eigen::Index staged_rows(const rls_options& opt, Eigen::Index dim, int kind) noexcept {
+    return D == Eigen::Dynamic && opt.max_block == 0 ? Eigen::Index(0)
+                                                      : detail::padded_dim<Scalar>(dim, kind);
   }
 
   rls_options opt_;
@@ -446,12 +538,15 @@ class rls {
   Eigen::Index chunk_;  // rows per chunk of update_block
   vector_type w_;   // coefficients
   vector_type wk_;  // scratch: candidate coefficients
-  vector_type g_;   // scratch: P x, then u
-  matrix_type P_;   // covariance, exactly symmetric
+  int kind_;                 // the packet rung of the kernels (fixed when D is)
+  padded_vector g_;          // scratch: Q x, then v (zero beyond dim())
+  padded_vector xp_;         // scratch: x padded with zeros, when the storage is padded
+  padded_matrix Q_;          // P / c_, lower-block storage (see detail/kernels.hpp)
+  Scalar c_{1};     // the scale of P = c_ Q_, kept in (1 / fold_at, fold_at)
   Eigen::Matrix<Scalar, D, Eigen::Dynamic> G_;                    // block scratch
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> S_;       // block scratch
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> e_;                    // block scratch
-  matrix_type Pb_;  // block scratch: staged P when a block runs in several chunks
+  padded_matrix Qb_;  // block scratch: staged Q when a block runs in several chunks
   vector_type wb_;  // block scratch: staged w
   Scalar trace_{};
   std::uint64_t n_{0};

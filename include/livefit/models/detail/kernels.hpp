@@ -4,7 +4,9 @@
 #define LIVEFIT_MODELS_DETAIL_KERNELS_HPP
 
 #include <cmath>
+#include <cstddef>
 #include <type_traits>
+#include <utility>
 
 #include <Eigen/Core>
 
@@ -24,56 +26,242 @@ template <class Scalar>
 #endif
 }
 
-/// Eigen functor p - a * a, fused like fnms: the diagonal of P - u u' exactly as the
-/// downdate kernel computes it.
+// Packet types are template arguments below; GCC warns that their alignment attributes are
+// not part of the type there, which is harmless (loads and stores are unaligned ones).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+// GCC 12 reports the deliberately undefined upper half in AVX-512 lane extraction
+// (_mm256_undefined_pd inside _mm512_extractf64x4_pd, used by Eigen's predux) as used
+// uninitialized once inlined here; the value is never read.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+/// The packet types of Eigen for Scalar, widest first (each the half of the one before; a
+/// step repeats the last when there is no narrower packet, and all are Scalar itself when
+/// Eigen does not vectorise).
 template <class Scalar>
-struct fnms_square_op {
-  Scalar operator()(const Scalar& p, const Scalar& a) const noexcept { return fnms(p, a, a); }
-  template <class Packet>
-  Packet packetOp(const Packet& p, const Packet& a) const noexcept {
-    using namespace Eigen::internal;
-    return pmadd(pnegate(a), a, p);
-  }
+struct packet_ladder {
+  using wide = typename Eigen::internal::packet_traits<Scalar>::type;
+  using half = typename Eigen::internal::unpacket_traits<wide>::half;
+  using quarter = typename Eigen::internal::unpacket_traits<half>::half;
 };
 
-/// trace(P - u u'), its diagonal rounded exactly as the downdate rounds it, or -1 when a
-/// diagonal entry would not stay > 0 (refused: a necessary condition of positive
-/// definiteness). O(d), off the dependency chain (it only decides a predictable branch).
-/// The caller scales P by f = min(1/lambda, bound / this trace) in the same pass as the
-/// downdate, so the committed P never exceeds the trace bound, not even for a moment.
-template <class Matrix, class Vector>
-[[nodiscard]] typename Matrix::Scalar downdated_trace(const Matrix& P, const Vector& u) noexcept {
-  using scalar = typename Matrix::Scalar;
-  const auto dg = P.diagonal().binaryExpr(u, fnms_square_op<scalar>{});
-  if (!(dg.array() > scalar(0)).all()) return scalar(-1);
-  return dg.sum();
-}
+/// Number of scalars in a packet.
+template <class Packet>
+inline constexpr Eigen::Index lanes = Eigen::internal::unpacket_traits<Packet>::size;
 
-/// Eigen functor p - a * b for a fixed b, fused exactly like fnms in both its scalar and its
-/// packet path (Eigen's pmadd is one FMA instruction whenever FMA is enabled, and plain
-/// multiply-then-add otherwise, as fnms is), so vectorised bodies and scalar tails agree.
+/// Lanes of rung `kind` of the ladder: 0 wide, 1 half, 2 quarter, 3 a scalar.
 template <class Scalar>
-struct fnms_op {
-  Scalar b;
-  Scalar operator()(const Scalar& p, const Scalar& a) const noexcept { return fnms(p, a, b); }
-  template <class Packet>
-  Packet packetOp(const Packet& p, const Packet& a) const noexcept {
-    using namespace Eigen::internal;
-    return pmadd(pnegate(a), pset1<Packet>(b), p);
-  }
-};
-
-/// P <- f (P - u u'), column by column over the whole matrix. Entry (i, j) is
-/// fnms(P_ij, u_i, u_j) * f and entry (j, i) is fnms(P_ji, u_j, u_i) * f: the product is
-/// exact inside the fused operation (or rounded alike without FMA), so an exactly symmetric P
-/// stays exactly symmetric. FLOPs: 3 d^2 (one fused multiply-add and one multiply per entry).
-template <class Matrix, class Vector>
-inline void symmetric_rank1_downdate(Matrix& P, const Vector& u,
-                                     typename Matrix::Scalar f) noexcept {
-  using scalar = typename Matrix::Scalar;
-  for (Eigen::Index j = 0; j < P.cols(); ++j)
-    P.col(j) = P.col(j).binaryExpr(u, fnms_op<scalar>{u(j)}) * f;
+[[nodiscard]] constexpr Eigen::Index ladder_lanes(int kind) noexcept {
+  using L = packet_ladder<Scalar>;
+  return kind == 0   ? lanes<typename L::wide>
+         : kind == 1 ? lanes<typename L::half>
+         : kind == 2 ? lanes<typename L::quarter>
+                     : 1;
 }
+
+/// The rung used for dimension d: the widest packet of at most d lanes (a scalar when none).
+template <class Scalar>
+[[nodiscard]] constexpr int ladder_kind(Eigen::Index d) noexcept {
+  for (int k = 0; k < 3; ++k)
+    if (ladder_lanes<Scalar>(k) > 1 && ladder_lanes<Scalar>(k) <= d) return k;
+  return 3;
+}
+
+/// d rounded up to a multiple of the lanes of rung `kind`: the padded dimension of the
+/// covariance storage (zero rows and columns beyond d).
+template <class Scalar>
+[[nodiscard]] constexpr Eigen::Index padded_dim(Eigen::Index d, int kind) noexcept {
+  const Eigen::Index n = ladder_lanes<Scalar>(kind);
+  return (d + n - 1) / n * n;
+}
+
+/// The packet type of rung `kind`, chosen at compile time.
+template <class Scalar, int kind>
+using rung_packet = std::conditional_t<
+    kind == 0, typename packet_ladder<Scalar>::wide,
+    std::conditional_t<kind == 1, typename packet_ladder<Scalar>::half,
+                       std::conditional_t<kind == 2, typename packet_ladder<Scalar>::quarter,
+                                          Scalar>>>;
+
+/// Calls f(std::type_identity<Packet>{}) with the packet type of rung `kind`.
+template <class Scalar, class F>
+decltype(auto) with_rung(int kind, F&& f) noexcept {
+  using L = packet_ladder<Scalar>;
+  switch (kind) {
+    case 0:
+      return f(std::type_identity<typename L::wide>{});
+    case 1:
+      return f(std::type_identity<typename L::half>{});
+    case 2:
+      return f(std::type_identity<typename L::quarter>{});
+    default:
+      return f(std::type_identity<Scalar>{});
+  }
+}
+
+/// a * b + c, fused exactly when fnms is (Eigen's pmadd is one FMA instruction whenever FMA
+/// is enabled, and a rounded multiply then add otherwise); the scalar rung goes the same way.
+template <class Packet>
+[[nodiscard]] inline Packet fmadd(const Packet& a, const Packet& b, const Packet& c) noexcept {
+  if constexpr (std::is_floating_point_v<Packet>) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__FP_FAST_FMA)
+    return std::fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+  } else {
+    return Eigen::internal::pmadd(a, b, c);
+  }
+}
+
+// Lower-block storage. A symmetric matrix of padded dimension dp = B n (n the lanes of the
+// packet) is kept column-major in a dp x dp array, of which only the lower block triangle
+// is read and written: the B diagonal n x n blocks in full, and the blocks below them. The
+// blocks above the diagonal are never touched by the kernels (their content is stale).
+// That is n B (B + 1) / 2 packets, close to half the matrix: half the stores of a rank-1
+// downdate, and at d = 64 in double an 18 KB working set that stays in a 32 KB L1 cache.
+
+/// The packet whose lane c is the sum of the lanes of t[c] (n packets of n lanes): a
+/// transpose in registers and a tree of n - 1 additions, no trip through memory.
+template <class Packet>
+[[nodiscard]] inline Packet transposed_sums(const Packet* t) noexcept {
+  constexpr int n = static_cast<int>(lanes<Packet>);
+  if constexpr (n == 1) {
+    return t[0];
+  } else {
+    Eigen::internal::PacketBlock<Packet, n> blk;
+    for (int c = 0; c < n; ++c) blk.packet[c] = t[c];
+    Eigen::internal::ptranspose(blk);
+    for (int w = n / 2; w >= 1; w /= 2)
+      for (int c = 0; c < w; ++c) blk.packet[c] = Eigen::internal::padd(blk.packet[c], blk.packet[c + w]);
+    return blk.packet[0];
+  }
+}
+
+/// g = Q x for a symmetric Q in lower-block storage (2 dp^2 FLOPs), one block column at a
+/// time: every stored packet is loaded once and used twice, for the rows below the diagonal
+/// block (g_r += Q_rc x_c, with the n broadcasts of x_c hoisted out of the row loop) and for
+/// the column's own row (g_c += Q_rc x_r, n dot products summed across lanes by
+/// transposed_sums). About 1.25 loads per two FMAs. x and g have dp entries. Returns x'g,
+/// accumulated as each block of g is completed. No allocation.
+template <class Packet, class Scalar>
+inline Scalar lower_block_matvec(const Scalar* Q, Eigen::Index dp, const Scalar* x,
+                                 Scalar* g) noexcept {
+  using namespace Eigen::internal;
+  constexpr int n = static_cast<int>(lanes<Packet>);
+  const Packet zero = pset1<Packet>(Scalar(0));
+  Packet xg = zero;
+  for (Eigen::Index a = 0; a < dp; a += n) {
+    const Scalar* blk = Q + a * dp;  // column a, the first of the block column
+    // Rows a.. have collected the contributions of the block columns before (none for the
+    // first); the diagonal block is stored in full. Two partial sums.
+    Packet ga = a == 0 ? zero : ploadu<Packet>(g + a), gb = zero;
+    [&]<int... c>(std::integer_sequence<int, c...>) {
+      ((((c % 2 == 0) ? ga : gb) = fmadd(ploadu<Packet>(blk + c * dp + a),
+                                          pset1<Packet>(x[a + c]), (c % 2 == 0) ? ga : gb)),
+       ...);
+    }(std::make_integer_sequence<int, n>{});
+    if (a + n < dp) {
+      Packet t[static_cast<std::size_t>(n)], bx[static_cast<std::size_t>(n)];
+      for (int c = 0; c < n; ++c) {
+        t[c] = zero;
+        bx[c] = pset1<Packet>(x[a + c]);
+      }
+      for (Eigen::Index r = a + n; r < dp; r += n) {
+        const Packet xr = ploadu<Packet>(x + r);
+        Packet s0 = a == 0 ? zero : ploadu<Packet>(g + r), s1 = zero;
+        [&]<int... c>(std::integer_sequence<int, c...>) {
+          ((((c % 2 == 0) ? s0 : s1) = fmadd(ploadu<Packet>(blk + c * dp + r), bx[c],
+                                              (c % 2 == 0) ? s0 : s1),
+            t[c] = fmadd(ploadu<Packet>(blk + c * dp + r), xr, t[c])),
+           ...);
+        }(std::make_integer_sequence<int, n>{});
+        pstoreu(g + r, padd(s0, s1));
+      }
+      gb = padd(gb, transposed_sums(t));
+    }
+    const Packet gi = padd(ga, gb);
+    pstoreu(g + a, gi);
+    xg = fmadd(gi, ploadu<Packet>(x + a), xg);
+  }
+  return predux(xg);
+}
+
+/// Q <- Q - v v' on the lower-block storage (about dp^2 / 2 fused multiply-adds). Entry
+/// (i, j) becomes fma(v_i, -v_j, Q_ij): the product is exact inside the fused operation, so
+/// this equals fnms(Q_ij, v_i, v_j) and the value computed for (j, i) inside a diagonal
+/// block; without FMA both round v_i v_j alike. An exactly symmetric diagonal block stays
+/// exactly symmetric. v has dp entries. No allocation.
+template <class Packet, class Scalar>
+inline void lower_block_downdate(Scalar* Q, Eigen::Index dp, const Scalar* v) noexcept {
+  using namespace Eigen::internal;
+  constexpr Eigen::Index n = lanes<Packet>;
+  for (Eigen::Index a = 0; a < dp; a += n)
+    for (Eigen::Index c = a; c < a + n; ++c) {
+      const Packet b = pset1<Packet>(-v[c]);
+      Scalar* col = Q + c * dp;
+      for (Eigen::Index r = a; r < dp; r += n)
+        pstoreu(col + r, fmadd(ploadu<Packet>(v + r), b, ploadu<Packet>(col + r)));
+    }
+}
+
+/// lower_block_matvec with the packet of rung FixedKind (>= 0), or of the run-time rung
+/// `kind` when FixedKind is -1 (dynamic sizes).
+template <int FixedKind, class Scalar>
+[[nodiscard]] inline Scalar lower_block_matvec_on(int kind, const Scalar* Q, Eigen::Index dp,
+                                                  const Scalar* x, Scalar* g) noexcept {
+  if constexpr (FixedKind >= 0) {
+    return lower_block_matvec<rung_packet<Scalar, FixedKind>>(Q, dp, x, g);
+  } else {
+    return with_rung<Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
+      return lower_block_matvec<Packet>(Q, dp, x, g);
+    });
+  }
+}
+
+/// lower_block_downdate with the packet of rung FixedKind, or of `kind` (see above).
+template <int FixedKind, class Scalar>
+inline void lower_block_downdate_on(int kind, Scalar* Q, Eigen::Index dp,
+                                    const Scalar* v) noexcept {
+  if constexpr (FixedKind >= 0) {
+    lower_block_downdate<rung_packet<Scalar, FixedKind>>(Q, dp, v);
+  } else {
+    with_rung<Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
+      lower_block_downdate<Packet>(Q, dp, v);
+    });
+  }
+}
+
+/// trace(Q - v v') over the first d diagonal entries, each rounded exactly as
+/// lower_block_downdate rounds it, or -1 when one would not stay > 0 (refused: a necessary
+/// condition of positive definiteness). O(d).
+template <class Scalar>
+[[nodiscard]] inline Scalar downdated_trace(const Scalar* Q, Eigen::Index dp, Eigen::Index d,
+                                            const Scalar* v) noexcept {
+  Scalar sum0(0), sum1(0);
+  bool ok = true;
+  Eigen::Index i = 0;
+  for (; i + 2 <= d; i += 2) {
+    const Scalar q0 = fnms(Q[i * (dp + 1)], v[i], v[i]);
+    const Scalar q1 = fnms(Q[(i + 1) * (dp + 1)], v[i + 1], v[i + 1]);
+    ok &= (q0 > Scalar(0)) & (q1 > Scalar(0));
+    sum0 += q0;
+    sum1 += q1;
+  }
+  if (i < d) {
+    const Scalar q0 = fnms(Q[i * (dp + 1)], v[i], v[i]);
+    ok &= q0 > Scalar(0);
+    sum0 += q0;
+  }
+  return ok ? sum0 + sum1 : Scalar(-1);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /// In-place Cholesky factorisation S = L L' of a small symmetric matrix, reading and writing
 /// the lower triangle only (the strict upper triangle is left as it was). No allocation.
@@ -99,17 +287,5 @@ template <class Block>
 
 }  // namespace livefit::detail
 
-namespace Eigen::internal {
-/// Lets Eigen vectorise livefit's fused p - a * b functor.
-template <class Scalar>
-struct functor_traits<livefit::detail::fnms_op<Scalar>> {
-  enum { Cost = NumTraits<Scalar>::MulCost + NumTraits<Scalar>::AddCost, PacketAccess = true };
-};
-/// Lets Eigen vectorise livefit's fused p - a * a functor.
-template <class Scalar>
-struct functor_traits<livefit::detail::fnms_square_op<Scalar>> {
-  enum { Cost = NumTraits<Scalar>::MulCost + NumTraits<Scalar>::AddCost, PacketAccess = true };
-};
-}  // namespace Eigen::internal
 
 #endif  // LIVEFIT_MODELS_DETAIL_KERNELS_HPP
