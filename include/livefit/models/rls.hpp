@@ -123,6 +123,7 @@ class rls {
                                 : static_cast<int>(detail::padded_dim<Scalar>(D, fixed_kind));
   using padded_vector = Eigen::Matrix<Scalar, Dp, 1>;
   using padded_matrix = Eigen::Matrix<Scalar, Dp, Dp>;
+  using padded_block = Eigen::Matrix<Scalar, Dp, Eigen::Dynamic>;
 
   // covariance(): entry (i, j) of c Q from the stored lower part.
   struct lower_view {
@@ -190,11 +191,11 @@ class rls {
   [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
     if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
     const Eigen::Index d = dim();
-    const Scalar* xp = x.data();
-    if (Q_.rows() != d) {  // padded storage: x with zeros beyond d
-      xp_.head(d) = x;
-      xp = xp_.data();
-    }
+    // x is read from a copy inside the model, padded with zeros to the storage's width: the
+    // kernel's loads of x then sit at a fixed distance from its stores to g (the caller's
+    // vector, at an arbitrary distance, could alias them modulo 4 KiB and stall the loads).
+    xp_.head(d) = x;
+    const Scalar* xp = xp_.data();
     // P = c Q: g = Q x, so P x = c g and x'P x = c x'g.
     const Scalar xg =
         detail::lower_block_matvec_on<fixed_kind>(kind_, Q_.data(), Q_.rows(), xp, g_.data());
@@ -240,14 +241,23 @@ class rls {
   /// Folds k samples in at once (the rows of X, targets y), with the same result as k
   /// sequential updates up to rounding, by the matrix inversion lemma applied to chunks of
   /// c rows: P_c = lambda^-c (P - G S^-1 G'), G = P X', S = X P X' + diag(lambda^1,
-  /// ..., lambda^c), w_c = w + G S^-1 (y - X w). Cost about 3 d^2 k + 2 d k c + k c^2 / 3 FLOPs
-  /// in matrix-matrix form, against 5 d^2 k for k updates.
+  /// ..., lambda^c), w_c = w + G S^-1 (y - X w). G is formed by the update's own Q x kernel
+  /// for each row (independent products, no dependency chain between them), S from k (k+1)/2
+  /// dot products, and P - G S^-1 G' by one rank-c pass over the stored triangle (each entry
+  /// loaded and stored once per chunk instead of once per row). FLOPs: about 3 d^2 k + 2 d k c
+  /// + k c^2 / 3, against 3 d^2 k for k updates: the gain is memory traffic and latency only.
+  ///
+  /// LIMITATION: measured on an AVX-512 machine (benchmarks/models_bench.cpp, BM_RlsBlock vs
+  /// BM_RlsSeq) this is not yet faster than k calls of update() for d <= 64: the chunk's
+  /// O(d k) and O(k^2 d) parts (copying X, S, the solves) cost about what the rank-c pass
+  /// saves. Chunks are at most 8 rows, where the per-row cost is lowest. Use it for its
+  /// all-or-nothing semantics, not for speed.
   ///
   /// Chunking (issue 4 defect 5): S's smallest eigenvalue can be as small as lambda^c while
   /// X P X' has rank <= d, so for c > d and small lambda S is ill-conditioned (lambda 0.1,
   /// c = 32: S numerically singular, every block refused). Chunks are therefore cut so that
   /// lambda^(c-1) >= 1/16: cond(S) is then at most 16 times that of the scalar s = lambda +
-  /// x'P x of a sequential update. c = k for lambda >= 0.92 and k <= 32.
+  /// x'P x of a sequential update. c = min(k, 8) for lambda >= 0.68.
   /// The trace bound is applied after each chunk (identical to sequential updates while it
   /// does not act).
   /// LIMITATION: in float at small lambda (0.1, d = 4) the block and sequential results
@@ -439,7 +449,8 @@ class rls {
         xp_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
         Q_(padded_matrix::Zero(detail::padded_dim<Scalar>(dim, kind_),
                                detail::padded_dim<Scalar>(dim, kind_))),
-        G_(dim, opt.max_block),
+        Xt_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_), opt.max_block)),
+        G_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_), opt.max_block)),
         S_(opt.max_block, opt.max_block),
         e_(opt.max_block),
         Qb_(padded_matrix::Zero(staged_rows(opt, dim, kind_), staged_rows(opt, dim, kind_))),
@@ -448,41 +459,55 @@ class rls {
   }
 
   // One chunk of update_block on (Q, c, w), P = c Q: every check before the first write, so
-  // on failure Q, c and w are unchanged. G_, S_, e_ and wk_ are scratch.
+  // on failure Q, c and w are unchanged. Xt_, G_, S_, e_ and wk_ are scratch.
   template <class DX, class DY>
   status block_chunk(padded_matrix& Q, Scalar& c, vector_type& w,
                      const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DY>& y) noexcept {
     const Eigen::Index k = X.rows();
+    const Eigen::Index d = dim();
+    const Eigen::Index dp = Q.rows();
+    // The rows of X as padded columns, then G = Q X' column by column with the update's own
+    // kernel (P X' = c G); the k products are independent, so they overlap in the core.
+    for (Eigen::Index j = 0; j < d; ++j) Xt_.row(j).head(k) = X.col(j).transpose();
+    for (Eigen::Index m = 0; m < k; ++m)
+      static_cast<void>(detail::lower_block_matvec_on<fixed_kind>(
+          kind_, Q.data(), dp, Xt_.col(m).data(), G_.col(m).data()));
     auto G = G_.leftCols(k);
+    auto Gd = G_.topLeftCorner(d, k);
     auto S = S_.topLeftCorner(k, k);
     auto e = e_.head(k);
-    // The matrix products need Q in full: its stale upper part is refreshed from the lower
-    // (which alone defines the state, so this changes nothing observable).
-    auto Qd = Q.topLeftCorner(dim(), dim());
-    Qd.template triangularView<Eigen::StrictlyUpper>() = Qd.transpose();
-    G.noalias() = Qd * X.transpose();  // P X' = c G
-    S.noalias() = X * G;
-    S *= c;
+    // S = c X G + diag(lambda^1, ..., lambda^k), lower triangle only (all the Cholesky
+    // factorisation reads): k (k + 1) / 2 dot products of padded columns.
     Scalar li = Scalar(1);
-    for (Eigen::Index i = 0; i < k; ++i) {
+    for (Eigen::Index m = 0; m < k; ++m) {
       li *= lambda_;
-      S(i, i) += li;
+      for (Eigen::Index i = m; i < k; ++i) S(i, m) = c * Xt_.col(i).dot(G_.col(m));
+      S(m, m) += li;
     }
     e.noalias() = y - X * w;
     // In-place Cholesky S = L L'; failure means P lost definiteness along the block.
     if (!detail::cholesky_in_place(S)) return status::numerical_failure;
     // H = sqrt(c) G L^-T and z = L^-1 e: P X' S^-1 X P = c H H', P X' S^-1 e = sqrt(c) H z.
+    // H L' = G is solved column by column (k (k - 1) / 2 column updates of padded length);
+    // G's padding rows are zero and stay zero.
     S.template triangularView<Eigen::Lower>().solveInPlace(e);
-    S.template triangularView<Eigen::Lower>().transpose().template solveInPlace<
-        Eigen::OnTheRight>(G);
+    for (Eigen::Index j = 0; j < k; ++j) {
+      for (Eigen::Index m = 0; m < j; ++m) G_.col(j) -= S(j, m) * G_.col(m);
+      G_.col(j) *= Scalar(1) / S(j, j);
+    }
     const Scalar rc = std::sqrt(c);
     G *= rc;
     wk_ = w;
-    wk_.noalias() += rc * (G * e);
-    if (!detail::all_finite(wk_) || !detail::all_finite(G)) return status::numerical_failure;
+    wk_.noalias() += rc * (Gd * e);
+    if (!detail::all_finite(wk_)) return status::numerical_failure;
+    // The diagonal of Q - H H', from the column sums of squares of H (g_ is free here). A
+    // non-finite entry of H makes its row's entry NaN or -inf, refused like a non-positive
+    // one, so H needs no separate finiteness check.
+    g_.setZero();
+    for (Eigen::Index m = 0; m < k; ++m) g_ += G_.col(m).cwiseAbs2();
     Scalar pre_q = Scalar(0);
-    for (Eigen::Index i = 0; i < dim(); ++i) {
-      const Scalar qii = Q(i, i) - G.row(i).squaredNorm();
+    for (Eigen::Index i = 0; i < d; ++i) {
+      const Scalar qii = Q(i, i) - g_(i);
       if (!(qii > Scalar(0))) return status::numerical_failure;
       pre_q += qii;
     }
@@ -493,10 +518,10 @@ class rls {
     const Scalar cn = c * f;
     if (!(f > Scalar(0) && std::isfinite(f) && std::isfinite(cn) && pre > Scalar(0)))
       return status::numerical_failure;
-    // Commit: the lower triangle gets Q - H H' (the state is the lower part); the decay goes
-    // into the scale.
+    // Commit: the stored triangle gets Q - H H' in one pass; the decay goes into the scale.
     w = wk_;
-    Qd.template selfadjointView<Eigen::Lower>().rankUpdate(G, Scalar(-1));
+    detail::lower_block_rank_downdate_on<fixed_kind>(kind_, Q.data(), dp, G_.data(),
+                                                     G_.rows(), k);
     c = cn;
     if (!(c < fold_at && c > Scalar(1) / fold_at)) fold_scale(Q, c);
     return status::ok;
@@ -517,11 +542,14 @@ class rls {
       std::is_same_v<Scalar, float> ? Scalar(65536.0) : Scalar(4294967296.0);
 
   // The largest chunk c of update_block with lambda^(c-1) >= 1/16 (at least 1).
+  // At most 8 rows: the per-row cost of a chunk grows with its k^2 d and k^3 parts beyond.
   static Eigen::Index block_chunk_rows(double lambda) noexcept {
-    if (lambda >= 1.0) return std::numeric_limits<Eigen::Index>::max();
+    constexpr Eigen::Index most = 8;
+    if (lambda >= 1.0) return most;
     const double c = 1.0 + std::floor(std::log(1.0 / 16.0) / std::log(lambda));
-    return c >= 4096.0 ? Eigen::Index(4096)
-                       : std::max(Eigen::Index(1), static_cast<Eigen::Index>(c));
+    return c >= static_cast<double>(most)
+               ? most
+               : std::max(Eigen::Index(1), static_cast<Eigen::Index>(c));
   }
 
   // Rows of the staging matrix Qb_: none for a dynamic model without block updates.
@@ -540,10 +568,11 @@ class rls {
   vector_type wk_;  // scratch: candidate coefficients
   int kind_;                 // the packet rung of the kernels (fixed when D is)
   padded_vector g_;          // scratch: Q x, then v (zero beyond dim())
-  padded_vector xp_;         // scratch: x padded with zeros, when the storage is padded
+  padded_vector xp_;         // scratch: x padded with zeros
   padded_matrix Q_;          // P / c_, lower-block storage (see detail/kernels.hpp)
   Scalar c_{1};     // the scale of P = c_ Q_, kept in (1 / fold_at, fold_at)
-  Eigen::Matrix<Scalar, D, Eigen::Dynamic> G_;                    // block scratch
+  padded_block Xt_;  // block scratch: the rows of X as padded columns
+  padded_block G_;   // block scratch: Q X', then H
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> S_;       // block scratch
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> e_;                    // block scratch
   padded_matrix Qb_;  // block scratch: staged Q when a block runs in several chunks

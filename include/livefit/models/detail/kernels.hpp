@@ -208,6 +208,44 @@ inline void lower_block_downdate(Scalar* Q, Eigen::Index dp, const Scalar* v) no
     }
 }
 
+/// Q <- Q - H H' on the lower-block storage, for the k columns of H (dp rows, column stride
+/// ldh): each stored packet is loaded and stored once for all k columns (the stores of k
+/// rank-1 steps amortised), with n accumulators per block of rows. Entry (i, j) becomes
+/// fma(H_ik, -H_jk, ... fma(H_i1, -H_j1, Q_ij)), the same products in the same order as for
+/// (j, i), so an exactly symmetric diagonal block stays exactly symmetric. No allocation.
+template <class Packet, class Scalar>
+inline void lower_block_rank_downdate(Scalar* Q, Eigen::Index dp, const Scalar* H,
+                                      Eigen::Index ldh, Eigen::Index k) noexcept {
+  using namespace Eigen::internal;
+  constexpr int n = static_cast<int>(lanes<Packet>);
+  for (Eigen::Index a = 0; a < dp; a += n)
+    for (Eigen::Index r = a; r < dp; r += n) {
+      Packet acc[static_cast<std::size_t>(n)];
+      for (int c = 0; c < n; ++c) acc[c] = ploadu<Packet>(Q + (a + c) * dp + r);
+      for (Eigen::Index m = 0; m < k; ++m) {
+        const Scalar* hm = H + m * ldh;
+        const Packet hr = ploadu<Packet>(hm + r);
+        [&]<int... c>(std::integer_sequence<int, c...>) {
+          ((acc[c] = fmadd(hr, pset1<Packet>(-hm[a + c]), acc[c])), ...);
+        }(std::make_integer_sequence<int, n>{});
+      }
+      for (int c = 0; c < n; ++c) pstoreu(Q + (a + c) * dp + r, acc[c]);
+    }
+}
+
+/// lower_block_rank_downdate with the packet of rung FixedKind, or of `kind`.
+template <int FixedKind, class Scalar>
+inline void lower_block_rank_downdate_on(int kind, Scalar* Q, Eigen::Index dp, const Scalar* H,
+                                         Eigen::Index ldh, Eigen::Index k) noexcept {
+  if constexpr (FixedKind >= 0) {
+    lower_block_rank_downdate<rung_packet<Scalar, FixedKind>>(Q, dp, H, ldh, k);
+  } else {
+    with_rung<Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
+      lower_block_rank_downdate<Packet>(Q, dp, H, ldh, k);
+    });
+  }
+}
+
 /// lower_block_matvec with the packet of rung FixedKind (>= 0), or of the run-time rung
 /// `kind` when FixedKind is -1 (dynamic sizes).
 template <int FixedKind, class Scalar>
