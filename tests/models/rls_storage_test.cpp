@@ -726,21 +726,20 @@ TEMPLATE_TEST_CASE("rls storage: a refused update_block changes nothing, padded 
     }
 }
 
-// Bug (found at 7f2e30a, tagged [!mayfail] until fixed): update_block checks the candidate
-// diagonal of Q - H H' as Q_ii - fl(sum_m H_im^2) but commits it by a chain of fused
-// multiply-adds (lower_block_rank_downdate), which rounds differently. When the rows cancel
-// nearly all of P along a coordinate the two disagree in sign, and a block is accepted with a
-// diagonal entry <= 0 (update() checks with the rounding of its own commit, so it cannot).
-// E.g. d = 1 float, lambda 1, ridge 1e-3, 4 rows x = 100, y = 1, AVX-512 build: expected ok
-// with P > 0 (4 calls of update() give 1.73e-5, exact 2.5e-5) or numerical_failure; got ok
-// with P = -1.41e-5, covariance_trace() and predictive_variance(1) = -1.41e-5, and every later
-// update() refused. An SSE2 -O2 build fails on the same grid at x = 251.19, ridge 0.0215,
-// 6 rows. These ridges are far below the float advice of rls_options (>= 1e-3 x'x), so the
-// result has lost nearly every digit, but the refusal rule of update() and update_block()
-// has no such condition. At 4f2f520 this grid passed; a random search there found accepted
-// diagonals of exactly 0, far more rarely.
+// Regression (found at 7f2e30a): update_block checked the candidate diagonal of Q - H H' as
+// Q_ii - fl(sum_m H_im^2) but committed it by a chain of fused multiply-adds
+// (lower_block_rank_downdate), which rounds differently. When the rows cancel nearly all of P
+// along a coordinate the two disagreed in sign, and a block was accepted with a diagonal
+// entry <= 0. E.g. d = 1 float, lambda 1, ridge 1e-3, 4 rows x = 100, y = 1, AVX-512 build:
+// expected ok with P > 0 (4 calls of update() give 1.73e-5, exact 2.5e-5) or
+// numerical_failure; got ok with P = -1.41e-5, covariance_trace() and predictive_variance(1)
+// = -1.41e-5, and every later update() refused. An SSE2 -O2 build failed on the same grid at
+// x = 251.19, ridge 0.0215, 6 rows. The check now runs the commit's own chain of fused
+// operations. These ridges are far below the float advice of rls_options (>= 1e-3 x'x), so
+// the result has lost nearly every digit, but a refusal, not a negative variance, is the
+// contract.
 TEMPLATE_TEST_CASE("rls storage: an accepted update_block leaves a positive diagonal",
-                   "[models][rls][storage][!mayfail]", float, double) {
+                   "[models][rls][storage]", float, double) {
   using S = TestType;
   using model = rls<S>;
   int accepted = 0, bad = 0;

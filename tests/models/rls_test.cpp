@@ -724,6 +724,22 @@ TEST_CASE("rls: load_state refuses an indefinite P and a trace above the bound",
   CHECK(m.predictive_variance(Eigen::Vector2d(1.0, -1.0)) == 2.0);
 }
 
+// set_state accepted a P with trace above the anti-windup bound that every update keeps and
+// load_state checks (the model then sat above its own bound until the first update scaled
+// it down). It is refused now, like load_state, with the state unchanged.
+TEST_CASE("rls: set_state refuses a trace above the bound", "[models][rls]") {
+  auto m = make_rls<double>(0.99, 1e-2, 2);  // automatic bound 1e3 * 2 / 1e-2 = 2e5
+  const auto before = state_bytes(m);
+  Eigen::Matrix2d too_big;
+  too_big << 2e5, 0.0, 0.0, 1.0;  // positive definite, trace 2e5 + 1
+  CHECK(m.set_state(Eigen::Vector2d(1.0, 2.0), too_big) == status::numerical_failure);
+  CHECK(state_bytes(m) == before);
+  Eigen::Matrix2d at_bound;
+  at_bound << 2e5 - 1.0, 0.0, 0.0, 1.0;  // trace exactly 2e5
+  REQUIRE(m.set_state(Eigen::Vector2d(1.0, 2.0), at_bound) == status::ok);
+  CHECK(m.covariance_trace() == 2e5);
+}
+
 // Issue 4 defect 5: with k = 32 > d = 4 rows, S = X P X' + diag(lambda^i) was
 // ill-conditioned: relative error 2.6e-6 in w at lambda 0.5, every block refused at 0.1.
 // Blocks now run in chunks with lambda^(c-1) >= 1/16. Tolerance: the sequential path is

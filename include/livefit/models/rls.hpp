@@ -368,13 +368,16 @@ class rls {
   /// warm-up window. P is symmetrised ((P + P')/2) and must be positive definite.
   /// Off the hot path: allocates a Cholesky workspace for dynamic sizes.
   /// @return dimension_mismatch, non_finite_input, or numerical_failure when P is not
-  ///         positive definite; the state is unchanged on failure.
+  ///         positive definite or its trace is above options().max_trace (the bound every
+  ///         update keeps, and load_state checks); the state is unchanged on failure.
   [[nodiscard]] status set_state(const vector_type& w, const matrix_type& P) {
     if (w.size() != dim() || P.rows() != dim() || P.cols() != dim())
       return status::dimension_mismatch;
     if (!detail::all_finite(w) || !detail::all_finite(P)) return status::non_finite_input;
     matrix_type sym = (P + P.transpose()) * Scalar(0.5);
     if (Eigen::LLT<matrix_type>(sym).info() != Eigen::Success) return status::numerical_failure;
+    const Scalar slack = Scalar(1) + Scalar(4 * dim()) * std::numeric_limits<Scalar>::epsilon();
+    if (!(sym.trace() <= max_trace_ * slack)) return status::numerical_failure;
     w_ = w;
     Q_.setZero();
     Q_.topLeftCorner(dim(), dim()) = sym;
@@ -500,14 +503,15 @@ class rls {
     wk_ = w;
     wk_.noalias() += rc * (Gd * e);
     if (!detail::all_finite(wk_)) return status::numerical_failure;
-    // The diagonal of Q - H H', from the column sums of squares of H (g_ is free here). A
-    // non-finite entry of H makes its row's entry NaN or -inf, refused like a non-positive
-    // one, so H needs no separate finiteness check.
-    g_.setZero();
-    for (Eigen::Index m = 0; m < k; ++m) g_ += G_.col(m).cwiseAbs2();
+    // The diagonal of Q - H H', rounded exactly as the commit below will round it: the same
+    // chain of fused operations, row by row of H in the same order (checking Q_ii minus a
+    // separately rounded sum of squares let a block commit a diagonal <= 0 where the two
+    // roundings disagreed in sign). A non-finite entry of H makes its diagonal entry NaN or
+    // -inf, refused like a non-positive one, so H needs no separate finiteness check.
     Scalar pre_q = Scalar(0);
     for (Eigen::Index i = 0; i < d; ++i) {
-      const Scalar qii = Q(i, i) - g_(i);
+      Scalar qii = Q(i, i);
+      for (Eigen::Index m = 0; m < k; ++m) qii = detail::fnms(qii, G_(i, m), G_(i, m));
       if (!(qii > Scalar(0))) return status::numerical_failure;
       pre_q += qii;
     }
