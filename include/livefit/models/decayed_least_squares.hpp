@@ -17,6 +17,15 @@
 #include "livefit/core/status.hpp"
 #include "livefit/models/detail/checks.hpp"
 
+// GCC 12 with AVX-512 reports the deliberately undefined halves inside Eigen's lane
+// reductions and transposes (_mm256_undefined_pd and the like) as maybe used uninitialized
+// once they are inlined into this header's functions; the values are never read.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace livefit {
 
 /// Settings of a `decayed_least_squares` model.
@@ -242,5 +251,9 @@ class decayed_least_squares {
 };
 
 }  // namespace livefit
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif  // LIVEFIT_MODELS_DECAYED_LEAST_SQUARES_HPP

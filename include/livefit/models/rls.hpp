@@ -20,6 +20,15 @@
 #include "livefit/models/detail/checks.hpp"
 #include "livefit/models/detail/kernels.hpp"
 
+// GCC 12 with AVX-512 reports the deliberately undefined halves inside Eigen's lane
+// reductions and transposes (_mm256_undefined_pd and the like) as maybe used uninitialized
+// once they are inlined into this header's functions; the values are never read.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace livefit {
 
 /// Settings of an `rls` model.
@@ -194,7 +203,10 @@ class rls {
     // x is read from a copy inside the model, padded with zeros to the storage's width: the
     // kernel's loads of x then sit at a fixed distance from its stores to g (the caller's
     // vector, at an arbitrary distance, could alias them modulo 4 KiB and stall the loads).
-    xp_.head(d) = x;
+    if constexpr (D != Eigen::Dynamic)
+      xp_.template head<D>() = x;
+    else
+      xp_.head(d) = x;
     const Scalar* xp = xp_.data();
     // P = c Q: g = Q x, so P x = c g and x'P x = c x'g.
     const Scalar xg =
@@ -586,5 +598,9 @@ class rls {
 };
 
 }  // namespace livefit
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif  // LIVEFIT_MODELS_RLS_HPP
