@@ -62,11 +62,17 @@ template <class Scalar>
                      : 1;
 }
 
-/// The rung used for dimension d: the widest packet of at most d lanes (a scalar when none).
+/// The rung used for dimension d: the widest packet of at most min(d, 8) lanes (a scalar
+/// when none). Eight lanes at most: the lane sums of a block column (transposed_sums) cost
+/// about n log2 n shuffles and n accumulators must stay in registers, and with 16 float
+/// lanes of AVX-512 that made the update twice as slow as with 8 (same FMA rate per cycle on
+/// machines that split 512-bit operations; measured with benchmarks/models_bench.cpp).
 template <class Scalar>
 [[nodiscard]] constexpr int ladder_kind(Eigen::Index d) noexcept {
   for (int k = 0; k < 3; ++k)
-    if (ladder_lanes<Scalar>(k) > 1 && ladder_lanes<Scalar>(k) <= d) return k;
+    if (ladder_lanes<Scalar>(k) > 1 && ladder_lanes<Scalar>(k) <= d &&
+        ladder_lanes<Scalar>(k) <= 8)
+      return k;
   return 3;
 }
 
