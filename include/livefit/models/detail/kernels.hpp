@@ -1,5 +1,6 @@
-// Kernels of the covariance updates: the exactly symmetric rank-1 downdate and a small
-// in-place Cholesky factorisation.
+// Kernels of the RLS covariance updates on lower-block storage (Q x, the rank-1 and rank-k
+// downdates, the check of the new diagonal), written on Eigen's packet primitives for every
+// packet width, and a small in-place Cholesky factorisation.
 #ifndef LIVEFIT_MODELS_DETAIL_KERNELS_HPP
 #define LIVEFIT_MODELS_DETAIL_KERNELS_HPP
 
