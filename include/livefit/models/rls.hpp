@@ -331,7 +331,8 @@ class rls {
   /// P, the (scaled) covariance of w: symmetric positive definite, bit-exactly symmetric.
   /// An Eigen expression (P is stored as a scale times a matrix, see the class notes),
   /// evaluated entry by entry where it is used, without allocation; assign it to a
-  /// matrix_type to keep a copy. It refers to this model and is valid while the model is.
+  /// matrix_type to keep a copy. It reads this model's storage with the scale of the moment
+  /// it was made: evaluate it before the next non-const call, and never after a move.
   [[nodiscard]] auto covariance() const noexcept {
     return matrix_type::NullaryExpr(dim(), dim(), lower_view{Q_.data(), Q_.rows(), c_});
   }
