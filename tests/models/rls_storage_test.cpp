@@ -4,6 +4,7 @@
 // checkpoints, seed_from and set_state, update_block, and refused input, each compared with
 // an independent reference: the normal equations solved in long double, or an exact value.
 #include <algorithm>
+#include <cfenv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -772,4 +773,43 @@ TEMPLATE_TEST_CASE("rls storage: an accepted update_block leaves a positive diag
   INFO("first bad case: " << first);
   std::printf("update_block diagonal grid: %d of 1638 accepted, %d bad\n", accepted, bad);
   CHECK(bad == 0);
+}
+
+// Regression (review of the storage): set_state and load_state copied a full symmetric P into
+// the storage, upper blocks included; the kernels never touch those, but the scale fold
+// multiplies the whole array by 2^16 (float) at every fold, so they reached inf after about
+// 9 folds (float, d = 12, lambda 0.9, P(0, 11) = 0.1: inf after 948 updates) and every later
+// fold raised FE_OVERFLOW. Results stayed right (only the lower part is read), but a host
+// trapping floating-point exceptions died. The upper blocks are now zeroed; no overflow flag
+// may be raised by 3000 well-scaled updates after either path.
+TEMPLATE_TEST_CASE("rls storage: no overflow flag after set_state or load_state and folds",
+                   "[models][rls][storage]", float, double) {
+  using S = TestType;
+  constexpr Eigen::Index d = 12;
+  mat<S> P0 = mat<S>::Identity(d, d);
+  P0(0, d - 1) = P0(d - 1, 0) = S(0.1);
+  for (const bool via_checkpoint : {false, true}) {
+    auto m = make_model<S>(0.9, 1.0, d);
+    if (via_checkpoint) {
+      auto src = make_model<S>(0.9, 1.0, d);
+      REQUIRE(src.set_state(vec<S>::Zero(d), P0) == status::ok);
+      livefit::byte_writer w;
+      src.save_state(w);
+      livefit::byte_reader r(w.bytes());
+      REQUIRE(m.load_state(r) == status::ok);
+    } else {
+      REQUIRE(m.set_state(vec<S>::Zero(d), P0) == status::ok);
+    }
+    std::mt19937 gen(4010);
+    std::normal_distribution<double> normal;
+    std::feclearexcept(FE_OVERFLOW);
+    for (int i = 0; i < 3000; ++i) {
+      vec<S> x(d);
+      for (Eigen::Index j = 0; j < d; ++j) x(j) = static_cast<S>(normal(gen));
+      REQUIRE(m.update(x, static_cast<S>(normal(gen))) == status::ok);
+    }
+    INFO((via_checkpoint ? "load_state" : "set_state"));
+    CHECK(std::fetestexcept(FE_OVERFLOW) == 0);
+    CHECK(mat<S>(m.covariance()).allFinite());
+  }
 }

@@ -330,7 +330,9 @@ class rls {
   [[nodiscard]] const vector_type& coefficients() const noexcept { return w_; }
   /// P, the (scaled) covariance of w: symmetric positive definite, bit-exactly symmetric.
   /// An Eigen expression (P is stored as a scale times a matrix, see the class notes),
-  /// evaluated entry by entry where it is used, without allocation; assign it to a
+  /// evaluated entry by entry where it is used (element access, comparisons and reductions
+  /// allocate nothing; as an operand of a matrix product Eigen first copies it into a
+  /// temporary matrix, which allocates for dynamic sizes); assign it to a
   /// matrix_type to keep a copy. It reads this model's storage with the scale of the moment
   /// it was made: evaluate it before the next non-const call, and never after a move.
   [[nodiscard]] auto covariance() const noexcept {
@@ -394,6 +396,7 @@ class rls {
     w_ = w;
     Q_.setZero();
     Q_.topLeftCorner(dim(), dim()) = sym;
+    clear_upper_blocks(Q_, kind_);
     c_ = Scalar(1);
     trace_ = sym.trace();
     return status::ok;
@@ -443,6 +446,7 @@ class rls {
     const Scalar slack = Scalar(1) + Scalar(4 * dim()) * std::numeric_limits<Scalar>::epsilon();
     if (!(P.trace() <= m.max_trace_ * slack)) return status::numerical_failure;
     m.Q_.topLeftCorner(dim(), dim()) = P;
+    clear_upper_blocks(m.Q_, m.kind_);
     m.n_ = n;
     m.c_ = Scalar(1);
     m.trace_ = P.trace();
@@ -544,17 +548,29 @@ class rls {
     return status::ok;
   }
 
+  // Zeroes the blocks above the diagonal blocks, which the kernels never read or update,
+  // after a full symmetric matrix was copied in: left there, fold_scale would multiply them
+  // by 2^16 or 2^32 at every fold until they overflowed (raising FE_OVERFLOW each time).
+  static void clear_upper_blocks(padded_matrix& Q, int kind) noexcept {
+    const Eigen::Index n = detail::ladder_lanes<Scalar>(kind);
+    for (Eigen::Index j = 0; j < Q.cols(); ++j) Q.col(j).head(j / n * n).setZero();
+  }
+
   // Moves the power-of-two part of c into Q (exact: scaling by 2^e only changes exponents),
-  // so that c = P / Q stays in [1, 2) and Q = P / c can neither overflow nor underflow
-  // however long the scale grows by 1 / lambda per update. c Q is unchanged bit for bit.
+  // so that c = P / Q stays in [1, 2) and Q = P / c cannot overflow however long the scale
+  // grows by 1 / lambda per update (Q's entries are at most fold_at / lambda times smaller
+  // than P's, so they reach the subnormal range that much sooner: only for P entries near
+  // 1e-290 in double or 1e-29 in float). c Q is unchanged bit for bit. The upper blocks of
+  // the storage are kept at zero (reset, set_state, load_state), so scaling them is harmless.
   static void fold_scale(padded_matrix& Q, Scalar& c) noexcept {
     const int e = std::ilogb(c);
     Q *= std::ldexp(Scalar(1), e);
     c = std::ldexp(c, -e);
   }
 
-  // The scale is folded into Q when it leaves (1 / fold_at, fold_at): every 2^16 / -log2
-  // lambda updates for float, 2^32 for double (d^2 multiplications, amortised).
+  // The scale is folded into Q when it leaves (1 / fold_at, fold_at): about every
+  // 16 / -log2(lambda) updates for float and 32 / -log2(lambda) for double (about 105 and
+  // 210 at lambda 0.9; dp^2 multiplications, amortised).
   static constexpr Scalar fold_at =
       std::is_same_v<Scalar, float> ? Scalar(65536.0) : Scalar(4294967296.0);
 

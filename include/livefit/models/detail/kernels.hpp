@@ -18,9 +18,13 @@ namespace livefit::detail {
 /// without it, the product is rounded on its own and no contraction can occur. Writing it
 /// out avoids the compiler contracting a vectorised loop body but not its scalar tail,
 /// which would break the bit-exact symmetry of P.
+// EIGEN_VECTORIZE_FMA is in the list because Eigen's pmadd is fused whenever it is defined,
+// also where the compiler announces no FMA macro (MSVC with /arch:AVX2): the scalar paths
+// must round as the packet paths do.
 template <class Scalar>
 [[nodiscard]] inline Scalar fnms(Scalar p, Scalar a, Scalar b) noexcept {
-#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__FP_FAST_FMA)
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__FP_FAST_FMA) || \
+    defined(EIGEN_VECTORIZE_FMA)
   return std::fma(-a, b, p);
 #else
   return p - a * b;
@@ -114,7 +118,8 @@ decltype(auto) with_rung(int kind, F&& f) noexcept {
 template <class Packet>
 [[nodiscard]] inline Packet fmadd(const Packet& a, const Packet& b, const Packet& c) noexcept {
   if constexpr (std::is_floating_point_v<Packet>) {
-#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__FP_FAST_FMA)
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__FP_FAST_FMA) || \
+    defined(EIGEN_VECTORIZE_FMA)
     return std::fma(a, b, c);
 #else
     return a * b + c;
@@ -127,7 +132,7 @@ template <class Packet>
 // Lower-block storage. A symmetric matrix of padded dimension dp = B n (n the lanes of the
 // packet) is kept column-major in a dp x dp array, of which only the lower block triangle
 // is read and written: the B diagonal n x n blocks in full, and the blocks below them. The
-// blocks above the diagonal are never touched by the kernels (their content is stale).
+// blocks above the diagonal are never read or written by the kernels (rls keeps them at zero).
 // That is n B (B + 1) / 2 packets, close to half the matrix: half the stores of a rank-1
 // downdate, and at d = 64 in double an 18 KB working set that stays in a 32 KB L1 cache.
 
