@@ -13,22 +13,34 @@
 
 namespace livefit::detail {
 
-/// p - a * b, rounded the same way for (a, b) and (b, a) in every code path. With hardware
-/// FMA it is one fused operation (the product is exact, so operand order cannot matter);
-/// without it, the product is rounded on its own and no contraction can occur. Writing it
-/// out avoids the compiler contracting a vectorised loop body but not its scalar tail,
-/// which would break the bit-exact symmetry of P.
-// EIGEN_VECTORIZE_FMA is in the list because Eigen's pmadd is fused whenever it is defined,
-// also where the compiler announces no FMA macro (MSVC with /arch:AVX2): the scalar paths
-// must round as the packet paths do.
-template <class Scalar>
-[[nodiscard]] inline Scalar fnms(Scalar p, Scalar a, Scalar b) noexcept {
+/// Whether a * b + c is one fused operation in every code path: with hardware FMA, and
+/// whenever Eigen's pmadd is fused (EIGEN_VECTORIZE_FMA, also where the compiler announces
+/// no FMA macro, as MSVC with /arch:AVX2 does). The scalar paths below follow it, so they
+/// round exactly as the packet paths do.
 #if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__FP_FAST_FMA) || \
     defined(EIGEN_VECTORIZE_FMA)
-  return std::fma(-a, b, p);
+inline constexpr bool fused_madd = true;
 #else
-  return p - a * b;
+inline constexpr bool fused_madd = false;
 #endif
+
+/// a * b + c for scalars: one fused operation when fused_madd, else the product rounded on
+/// its own (no contraction can occur then). Writing it out avoids the compiler contracting a
+/// vectorised loop body but not its scalar tail, which would break the bit-exact symmetry
+/// of P.
+template <class Scalar>
+[[nodiscard]] inline Scalar scalar_madd(Scalar a, Scalar b, Scalar c) noexcept {
+  if constexpr (fused_madd)
+    return std::fma(a, b, c);
+  else
+    return a * b + c;
+}
+
+/// p - a * b, rounded the same way for (a, b) and (b, a) in every code path (the product is
+/// exact inside the fused operation, or rounded alike without it).
+template <class Scalar>
+[[nodiscard]] inline Scalar fnms(Scalar p, Scalar a, Scalar b) noexcept {
+  return scalar_madd(-a, b, p);
 }
 
 // Packet types are template arguments below; GCC warns that their alignment attributes are
@@ -97,36 +109,35 @@ using rung_packet = std::conditional_t<
                        std::conditional_t<kind == 2, typename packet_ladder<Scalar>::quarter,
                                           Scalar>>>;
 
-/// Calls f(std::type_identity<Packet>{}) with the packet type of rung `kind`.
-template <class Scalar, class F>
-decltype(auto) with_rung(int kind, F&& f) noexcept {
-  using L = packet_ladder<Scalar>;
-  switch (kind) {
-    case 0:
-      return f(std::type_identity<typename L::wide>{});
-    case 1:
-      return f(std::type_identity<typename L::half>{});
-    case 2:
-      return f(std::type_identity<typename L::quarter>{});
-    default:
-      return f(std::type_identity<Scalar>{});
+/// Calls f(std::type_identity<Packet>{}) with the packet type of rung FixedKind when it is
+/// >= 0 (fixed sizes, chosen at compile time), else of the run-time rung `kind`.
+template <int FixedKind, class Scalar, class F>
+decltype(auto) on_rung(int kind, F&& f) noexcept {
+  if constexpr (FixedKind >= 0) {
+    return f(std::type_identity<rung_packet<Scalar, FixedKind>>{});
+  } else {
+    switch (kind) {
+      case 0:
+        return f(std::type_identity<rung_packet<Scalar, 0>>{});
+      case 1:
+        return f(std::type_identity<rung_packet<Scalar, 1>>{});
+      case 2:
+        return f(std::type_identity<rung_packet<Scalar, 2>>{});
+      default:
+        return f(std::type_identity<Scalar>{});
+    }
   }
 }
 
-/// a * b + c, fused exactly when fnms is (Eigen's pmadd is one FMA instruction whenever FMA
-/// is enabled, and a rounded multiply then add otherwise); the scalar rung goes the same way.
+/// a * b + c, fused exactly when fnms is (Eigen's pmadd is one FMA instruction whenever
+/// fused_madd holds, and a rounded multiply then add otherwise); the scalar rung goes the
+/// same way.
 template <class Packet>
 [[nodiscard]] inline Packet fmadd(const Packet& a, const Packet& b, const Packet& c) noexcept {
-  if constexpr (std::is_floating_point_v<Packet>) {
-#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__FP_FAST_FMA) || \
-    defined(EIGEN_VECTORIZE_FMA)
-    return std::fma(a, b, c);
-#else
-    return a * b + c;
-#endif
-  } else {
+  if constexpr (std::is_floating_point_v<Packet>)
+    return scalar_madd(a, b, c);
+  else
     return Eigen::internal::pmadd(a, b, c);
-  }
 }
 
 // Lower-block storage. A symmetric matrix of padded dimension dp = B n (n the lanes of the
@@ -148,7 +159,8 @@ template <class Packet>
     for (int c = 0; c < n; ++c) blk.packet[c] = t[c];
     Eigen::internal::ptranspose(blk);
     for (int w = n / 2; w >= 1; w /= 2)
-      for (int c = 0; c < w; ++c) blk.packet[c] = Eigen::internal::padd(blk.packet[c], blk.packet[c + w]);
+      for (int c = 0; c < w; ++c)
+        blk.packet[c] = Eigen::internal::padd(blk.packet[c], blk.packet[c + w]);
     return blk.packet[0];
   }
 }
@@ -245,44 +257,31 @@ inline void lower_block_rank_downdate(Scalar* Q, Eigen::Index dp, const Scalar* 
     }
 }
 
-/// lower_block_rank_downdate with the packet of rung FixedKind, or of `kind`.
+/// lower_block_rank_downdate with the packet of rung FixedKind, or of `kind` (on_rung).
 template <int FixedKind, class Scalar>
 inline void lower_block_rank_downdate_on(int kind, Scalar* Q, Eigen::Index dp, const Scalar* H,
                                          Eigen::Index ldh, Eigen::Index k) noexcept {
-  if constexpr (FixedKind >= 0) {
-    lower_block_rank_downdate<rung_packet<Scalar, FixedKind>>(Q, dp, H, ldh, k);
-  } else {
-    with_rung<Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
-      lower_block_rank_downdate<Packet>(Q, dp, H, ldh, k);
-    });
-  }
+  on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
+    lower_block_rank_downdate<Packet>(Q, dp, H, ldh, k);
+  });
 }
 
-/// lower_block_matvec with the packet of rung FixedKind (>= 0), or of the run-time rung
-/// `kind` when FixedKind is -1 (dynamic sizes).
+/// lower_block_matvec with the packet of rung FixedKind, or of `kind` (on_rung).
 template <int FixedKind, class Scalar>
 [[nodiscard]] inline Scalar lower_block_matvec_on(int kind, const Scalar* Q, Eigen::Index dp,
                                                   const Scalar* x, Scalar* g) noexcept {
-  if constexpr (FixedKind >= 0) {
-    return lower_block_matvec<rung_packet<Scalar, FixedKind>>(Q, dp, x, g);
-  } else {
-    return with_rung<Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
-      return lower_block_matvec<Packet>(Q, dp, x, g);
-    });
-  }
+  return on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
+    return lower_block_matvec<Packet>(Q, dp, x, g);
+  });
 }
 
-/// lower_block_downdate with the packet of rung FixedKind, or of `kind` (see above).
+/// lower_block_downdate with the packet of rung FixedKind, or of `kind` (on_rung).
 template <int FixedKind, class Scalar>
 inline void lower_block_downdate_on(int kind, Scalar* Q, Eigen::Index dp,
                                     const Scalar* v) noexcept {
-  if constexpr (FixedKind >= 0) {
-    lower_block_downdate<rung_packet<Scalar, FixedKind>>(Q, dp, v);
-  } else {
-    with_rung<Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
-      lower_block_downdate<Packet>(Q, dp, v);
-    });
-  }
+  on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
+    lower_block_downdate<Packet>(Q, dp, v);
+  });
 }
 
 /// trace(Q - v v') over the first d diagonal entries, each rounded exactly as
