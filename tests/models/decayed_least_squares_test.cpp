@@ -10,6 +10,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "state_bytes.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/models/decayed_least_squares.hpp"
 
@@ -23,11 +24,7 @@ static_assert(livefit::regressor<decayed_least_squares<double, 3>>);
 static_assert(livefit::regressor<decayed_least_squares<float>>);
 static_assert(livefit::checkpointable<decayed_least_squares<double, 3>>);
 
-std::vector<std::uint8_t> state_bytes(const dls& m) {
-  livefit::byte_writer w;
-  m.save_state(w);
-  return w.bytes();
-}
+using livefit::test::state_bytes;
 
 struct stream {
   Eigen::MatrixXd X;

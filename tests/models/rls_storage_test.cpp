@@ -18,6 +18,7 @@
 #include <Eigen/Dense>
 
 #include "catch.hpp"
+#include "state_bytes.hpp"
 #include "livefit/core/serialize.hpp"
 #include "livefit/models/rls.hpp"
 
@@ -38,12 +39,7 @@ using ld = long double;
 // picks the widest packet of at most d lanes, so neighbours fall on different rungs.
 const std::vector<Eigen::Index> odd_dims = {1, 2, 3, 5, 7, 9, 12, 15, 17, 31, 33, 63, 65};
 
-template <class M>
-std::vector<std::uint8_t> state_bytes(const M& m) {
-  livefit::byte_writer w;
-  m.save_state(w);
-  return w.bytes();
-}
+using livefit::test::state_bytes;
 
 template <class Scalar>
 double eps_of() {

@@ -14,6 +14,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "state_bytes.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/models/decayed_least_squares.hpp"
 #include "livefit/models/rls.hpp"
@@ -29,12 +30,7 @@ static_assert(livefit::regressor<rls<float, Eigen::Dynamic>>);
 static_assert(livefit::checkpointable<rls<double, 4>>);
 static_assert(livefit::checkpointable<rls<float, Eigen::Dynamic>>);
 
-template <class M>
-std::vector<std::uint8_t> state_bytes(const M& m) {
-  livefit::byte_writer w;
-  m.save_state(w);
-  return w.bytes();
-}
+using livefit::test::state_bytes;
 
 template <class Scalar>
 using mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;

@@ -9,6 +9,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "state_bytes.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/stats/ema.hpp"
 
@@ -22,13 +23,7 @@ static_assert(checkpointable<ema<float>>);
 // A step of a recorded pandas run: a value, or a missing step (pandas: NaN).
 constexpr double gap = std::numeric_limits<double>::quiet_NaN();
 
-// The saved bytes of a component: equal bytes mean a bit-identical state.
-template <class C>
-std::vector<std::uint8_t> state_of(const C& c) {
-  byte_writer w;
-  c.save_state(w);
-  return w.bytes();
-}
+using livefit::test::state_bytes;
 
 template <class Scalar>
 ema<Scalar> make_ema(const ema_options& o) {
@@ -360,13 +355,13 @@ TEMPLATE_TEST_CASE("ema: rejected input leaves the state bit-identical", "[stats
                             -std::numeric_limits<TestType>::infinity()};
     // Before the first value, after one, and in the steady state.
     for (int round = 0; round < 3; ++round) {
-      const std::vector<std::uint8_t> before = state_of(e);
+      const std::vector<std::uint8_t> before = state_bytes(e);
       const bool was_ready = e.ready();
       for (TestType b : bad) {
         CHECK(e.update(b) == status::non_finite_input);
         CHECK(e.skip() == status::invalid_argument);
       }
-      CHECK(state_of(e) == before);
+      CHECK(state_bytes(e) == before);
       CHECK(e.ready() == was_ready);
       REQUIRE(e.update(TestType(round + 1)) == status::ok);
     }
@@ -388,14 +383,14 @@ TEST_CASE("ema: checkpoint round trip is bit-exact, bad bytes change nothing", "
   byte_reader r(w.bytes());
   REQUIRE(b.load_state(r) == status::ok);
   CHECK(r.done());
-  CHECK(state_of(b) == w.bytes());
+  CHECK(state_bytes(b) == w.bytes());
   REQUIRE(a.update(3.0) == status::ok);
   REQUIRE(b.update(3.0) == status::ok);
   CHECK(a.value() == b.value());
   CHECK(a.count() == b.count());
 
   // Truncated, foreign scalar type, other alpha: refused, state kept.
-  const std::vector<std::uint8_t> kept = state_of(b);
+  const std::vector<std::uint8_t> kept = state_bytes(b);
   std::vector<std::uint8_t> cut(w.bytes().begin(), w.bytes().end() - 1);
   byte_reader rc(cut);
   CHECK(b.load_state(rc) == status::invalid_argument);
@@ -405,11 +400,11 @@ TEST_CASE("ema: checkpoint round trip is bit-exact, bad bytes change nothing", "
   ema_options other = o;
   other.alpha = 0.2;
   ema<double> c = make_ema<double>(other);
-  const std::vector<std::uint8_t> c_before = state_of(c);
+  const std::vector<std::uint8_t> c_before = state_bytes(c);
   byte_reader ro(w.bytes());
   CHECK(c.load_state(ro) == status::invalid_argument);
-  CHECK(state_of(c) == c_before);
-  CHECK(state_of(b) == kept);
+  CHECK(state_bytes(c) == c_before);
+  CHECK(state_bytes(b) == kept);
 
   SECTION("a restored state continues bit for bit, in every form") {
     for (bool adjust : {false, true}) {
@@ -419,7 +414,7 @@ TEST_CASE("ema: checkpoint round trip is bit-exact, bad bytes change nothing", "
       ema<double> x = make_ema<double>(s);
       for (int t = 0; t < 500; ++t) REQUIRE(x.update(std::sin(t * 0.7)) == status::ok);
       ema<double> y = make_ema<double>(s);
-      const std::vector<std::uint8_t> saved = state_of(x);
+      const std::vector<std::uint8_t> saved = state_bytes(x);
       byte_reader rs(saved);
       REQUIRE(y.load_state(rs) == status::ok);
       for (int t = 0; t < 20; ++t) {
@@ -436,10 +431,10 @@ TEST_CASE("ema: reset returns to the state after make()", "[stats][ema]") {
   o.alpha = 0.3;
   o.initial_value = 2.0;
   ema<double> e = make_ema<double>(o);
-  const std::vector<std::uint8_t> fresh = state_of(e);
+  const std::vector<std::uint8_t> fresh = state_bytes(e);
   for (double v : {1.0, 9.0}) REQUIRE(e.update(v) == status::ok);
   e.reset();
-  CHECK(state_of(e) == fresh);
+  CHECK(state_bytes(e) == fresh);
   CHECK_FALSE(e.ready());  // warmup 1: one observation needed again
 }
 

@@ -10,6 +10,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "state_bytes.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/stats/ew_covariance.hpp"
 #include "livefit/stats/ew_variance.hpp"
@@ -23,12 +24,7 @@ static_assert(checkpointable<ew_covariance<float>>);
 
 const double qnan = std::numeric_limits<double>::quiet_NaN();
 
-template <class C>
-std::vector<std::uint8_t> state_of(const C& c) {
-  byte_writer w;
-  c.save_state(w);
-  return w.bytes();
-}
+using livefit::test::state_bytes;
 
 ew_moments_options span4(bool adjust, bool bias) {
   ew_moments_options o;
@@ -320,11 +316,11 @@ TEST_CASE("ew moments: make() validation, rejection and checkpoints", "[stats][e
   auto c = ew_covariance<double>::make(o).value();
   for (double v : {1.0, 4.0, 2.0}) REQUIRE(c.update(v, -v) == status::ok);
   REQUIRE(c.skip() == status::ok);
-  const std::vector<std::uint8_t> before = state_of(c);
+  const std::vector<std::uint8_t> before = state_bytes(c);
   CHECK(c.update(qnan, 1.0) == status::non_finite_input);
   CHECK(c.update(1.0, std::numeric_limits<double>::infinity()) == status::non_finite_input);
   CHECK(c.update(1e300, 1.0) == status::numerical_failure);  // (1e300)^2 overflows
-  CHECK(state_of(c) == before);
+  CHECK(state_bytes(c) == before);
 
   auto d = ew_covariance<double>::make(o).value();
   byte_reader r(before);
@@ -332,16 +328,16 @@ TEST_CASE("ew moments: make() validation, rejection and checkpoints", "[stats][e
   CHECK(r.done());
   REQUIRE(c.update(5.0, 1.0) == status::ok);
   REQUIRE(d.update(5.0, 1.0) == status::ok);
-  CHECK(state_of(c) == state_of(d));
+  CHECK(state_bytes(c) == state_bytes(d));
   CHECK(*c.correlation() == *d.correlation());
 
   ew_moments_options biased = o;
   biased.bias = true;
   auto e = ew_covariance<double>::make(biased).value();
-  const std::vector<std::uint8_t> e_before = state_of(e);
+  const std::vector<std::uint8_t> e_before = state_bytes(e);
   byte_reader re(before);
   CHECK(e.load_state(re) == status::invalid_argument);  // other options
-  CHECK(state_of(e) == e_before);
+  CHECK(state_bytes(e) == e_before);
   std::vector<std::uint8_t> cut(before.begin(), before.end() - 3);
   byte_reader rc(cut);
   CHECK(d.load_state(rc) == status::invalid_argument);

@@ -10,6 +10,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "state_bytes.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/stats/ema.hpp"
 #include "livefit/stats/multi_ema.hpp"
@@ -23,12 +24,7 @@ static_assert(checkpointable<multi_ema<double, 3>>);
 static_assert(checkpointable<multi_ema<float>>);
 static_assert(checkpointable<time_ema<double>>);
 
-template <class C>
-std::vector<std::uint8_t> state_of(const C& c) {
-  byte_writer w;
-  c.save_state(w);
-  return w.bytes();
-}
+using livefit::test::state_bytes;
 
 // pandas 1.5.3, DataFrame of three series with whole-row gaps (NaN rows):
 //   df.ewm(span=4, adjust=<a>, ignore_na=False).mean()
@@ -120,7 +116,7 @@ TEST_CASE("multi_ema: wrong size or a non-finite value leaves the state bit-iden
   auto m = multi_ema<double>::make(o, 5).value();
   Eigen::VectorXd x = Eigen::VectorXd::LinSpaced(5, 1, 5);
   REQUIRE(m.update(x) == status::ok);
-  const std::vector<std::uint8_t> before = state_of(m);
+  const std::vector<std::uint8_t> before = state_bytes(m);
   CHECK(m.update(Eigen::VectorXd::Ones(4)) == status::dimension_mismatch);
   for (int j = 0; j < 5; ++j)
     for (double bad : {qnan, std::numeric_limits<double>::infinity()}) {
@@ -132,7 +128,7 @@ TEST_CASE("multi_ema: wrong size or a non-finite value leaves the state bit-iden
       CHECK(m.update(panel.row(1).transpose()) == status::non_finite_input);
     }
   CHECK(m.skip() == status::invalid_argument);
-  CHECK(state_of(m) == before);
+  CHECK(state_bytes(m) == before);
   CHECK(m.count() == 1);
 }
 
@@ -148,21 +144,21 @@ TEST_CASE("multi_ema: checkpoint round trip, a mismatched size is refused", "[st
   byte_reader r(w.bytes());
   REQUIRE(b.load_state(r) == status::ok);
   CHECK(r.done());
-  CHECK(state_of(b) == w.bytes());
+  CHECK(state_bytes(b) == w.bytes());
   auto c = multi_ema<float>::make(o, 7).value();
-  const std::vector<std::uint8_t> c_before = state_of(c);
+  const std::vector<std::uint8_t> c_before = state_bytes(c);
   byte_reader rc(w.bytes());
   CHECK(c.load_state(rc) == status::invalid_argument);
-  CHECK(state_of(c) == c_before);
+  CHECK(state_bytes(c) == c_before);
   // A NaN hidden in the stored values is refused before anything is written.
   std::vector<std::uint8_t> bad = w.bytes();
   const float q = std::numeric_limits<float>::quiet_NaN();
   std::memcpy(bad.data() + bad.size() - sizeof(float), &q, sizeof(float));
   auto d = multi_ema<float>::make(o, 6).value();
-  const std::vector<std::uint8_t> d_before = state_of(d);
+  const std::vector<std::uint8_t> d_before = state_bytes(d);
   byte_reader rd(bad);
   CHECK(d.load_state(rd) == status::invalid_argument);
-  CHECK(state_of(d) == d_before);
+  CHECK(state_bytes(d) == d_before);
 }
 
 TEST_CASE("multi_ema: updates of a dynamic-size panel allocate nothing", "[stats][multi_ema]") {
@@ -237,11 +233,11 @@ TEST_CASE("time_ema: time going backwards and bad values change nothing", "[stat
   CHECK_FALSE(e.ready());
   REQUIRE(e.update(105, 3.0) == status::ok);
   CHECK(e.ready());
-  const std::vector<std::uint8_t> before = state_of(e);
+  const std::vector<std::uint8_t> before = state_bytes(e);
   CHECK(e.update(104, 2.0) == status::out_of_order);
   CHECK(e.update(110, qnan) == status::non_finite_input);
   CHECK(e.update(std::numeric_limits<std::int64_t>::min(), 2.0) == status::out_of_order);
-  CHECK(state_of(e) == before);
+  CHECK(state_bytes(e) == before);
   // Equal timestamps average with equal weight: two values at t = 105 after one at 100
   // (weight 2^(-1/2)): (2^-0.5 * 1 + 3 + 5) / (2^-0.5 + 2).
   REQUIRE(e.update(105, 5.0) == status::ok);
@@ -270,7 +266,7 @@ TEST_CASE("time_ema: make() validation and checkpoint round trip", "[stats][time
   auto b = time_ema<double>::make(o).value();
   byte_reader r(w.bytes());
   REQUIRE(b.load_state(r) == status::ok);
-  CHECK(state_of(b) == w.bytes());
+  CHECK(state_bytes(b) == w.bytes());
   CHECK(b.update(8, 1.0) == status::out_of_order);  // the restored clock is in force
   o.halflife = 4;
   auto c = time_ema<double>::make(o).value();

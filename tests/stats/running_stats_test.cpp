@@ -12,6 +12,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "state_bytes.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/stats/rolling_window.hpp"
 #include "livefit/stats/running_stats.hpp"
@@ -23,12 +24,7 @@ namespace {
 static_assert(checkpointable<running_stats<double>>);
 static_assert(checkpointable<rolling_window<float>>);
 
-template <class C>
-std::vector<std::uint8_t> state_of(const C& c) {
-  byte_writer w;
-  c.save_state(w);
-  return w.bytes();
-}
+using livefit::test::state_bytes;
 
 // Two-pass mean and (n - ddof) variance in long double: the reference.
 struct reference {
@@ -134,26 +130,26 @@ TEST_CASE("running_stats: empty and single values report no variance",
 TEST_CASE("running_stats: rejection and checkpoint", "[stats][running_stats]") {
   auto s = running_stats<double>::make().value();
   for (double x : {3.0, 1.0, 4.0, 1.0, 5.0}) REQUIRE(s.update(x) == status::ok);
-  const std::vector<std::uint8_t> before = state_of(s);
+  const std::vector<std::uint8_t> before = state_bytes(s);
   CHECK(s.update(std::numeric_limits<double>::quiet_NaN()) == status::non_finite_input);
   CHECK(s.update(-std::numeric_limits<double>::infinity()) == status::non_finite_input);
-  CHECK(state_of(s) == before);
+  CHECK(state_bytes(s) == before);
   // Values 2e300 apart: the squared deviation overflows; refused, never an infinite variance.
   auto huge = running_stats<double>::make().value();
   REQUIRE(huge.update(1e300) == status::ok);
   REQUIRE(huge.update(1e300) == status::ok);
-  const std::vector<std::uint8_t> big = state_of(huge);
+  const std::vector<std::uint8_t> big = state_bytes(huge);
   CHECK(huge.update(-1e300) == status::numerical_failure);
-  CHECK(state_of(huge) == big);
+  CHECK(state_bytes(huge) == big);
   auto far = running_stats<double>::make().value();
   REQUIRE(far.update(-1e300) == status::ok);
   REQUIRE(far.update(-1e300) == status::ok);
   CHECK(huge.merge(far) == status::numerical_failure);
-  CHECK(state_of(huge) == big);
+  CHECK(state_bytes(huge) == big);
   auto t = running_stats<double>::make().value();
   byte_reader r(before);
   REQUIRE(t.load_state(r) == status::ok);
-  CHECK(state_of(t) == before);
+  CHECK(state_bytes(t) == before);
   std::vector<std::uint8_t> bad = before;
   bad.resize(bad.size() - 1);
   byte_reader rb(bad);
@@ -234,31 +230,31 @@ TEST_CASE("rolling_window: never allocates after make(), rejection, checkpoint",
   } else {
     WARN("allocation counting unavailable in this build (sanitizers): skipped");
   }
-  const std::vector<std::uint8_t> before = state_of(w);
+  const std::vector<std::uint8_t> before = state_bytes(w);
   CHECK(w.update(std::numeric_limits<double>::quiet_NaN()) == status::non_finite_input);
   CHECK(w.update(1e300) == status::numerical_failure);  // (1e300)^2 overflows
-  CHECK(state_of(w) == before);
+  CHECK(state_bytes(w) == before);
   CHECK(*w.max() <= 1.0);
 
   auto v = rolling_window<double>::make(o).value();
   byte_reader r(before);
   REQUIRE(v.load_state(r) == status::ok);
   CHECK(r.done());
-  CHECK(state_of(v) == before);
+  CHECK(state_bytes(v) == before);
   for (int i = 0; i < 250; ++i) {
     REQUIRE(w.update(i * 0.5) == status::ok);
     REQUIRE(v.update(i * 0.5) == status::ok);
   }
-  CHECK(state_of(v) == state_of(w));
+  CHECK(state_bytes(v) == state_bytes(w));
   CHECK(*v.min() == *w.min());
 
   o.capacity = 99;
   auto other = rolling_window<double>::make(o).value();
   REQUIRE(other.update(1.0) == status::ok);
-  const std::vector<std::uint8_t> other_before = state_of(other);
+  const std::vector<std::uint8_t> other_before = state_bytes(other);
   byte_reader ro(before);
   CHECK(other.load_state(ro) == status::invalid_argument);
-  CHECK(state_of(other) == other_before);
+  CHECK(state_bytes(other) == other_before);
 }
 
 TEST_CASE("rolling_window: ten million values on a drifting level stay accurate",
@@ -318,11 +314,11 @@ TEST_CASE("rolling_window: load_state refuses sums that disagree with the values
   o.capacity = 4;
   auto w = rolling_window<double>::make(o).value();
   REQUIRE(w.update(7.0) == status::ok);
-  const auto before = state_of(w);
+  const auto before = state_bytes(w);
   const auto expect_refused = [&](const std::vector<std::uint8_t>& bytes) {
     byte_reader r(bytes);
     CHECK(w.load_state(r) == status::invalid_argument);
-    CHECK(state_of(w) == before);
+    CHECK(state_bytes(w) == before);
   };
   // Defect: shift = 1e300 over {1, 2} loaded, and mean() was 1e300.
   expect_refused(window_record(4, 2, 1e300, -1e300 + 1.5, 0.5, {1.0, 2.0}));
@@ -342,17 +338,17 @@ TEST_CASE("rolling_window: load_state refuses sums that disagree with the values
   std::printf("rolling_window checkpoint round trip: seed 5\n");
   std::normal_distribution<double> g(1e6, 1e3);
   for (int i = 0; i < 1003; ++i) REQUIRE(x.update(g(rng)) == status::ok);
-  const auto bytes = state_of(x);
+  const auto bytes = state_bytes(x);
   byte_reader rx(bytes);
   REQUIRE(w.load_state(rx) == status::ok);
-  CHECK(state_of(w) == bytes);
+  CHECK(state_bytes(w) == bytes);
 }
 
 TEST_CASE("running_stats: load_state refuses moments no update sequence produces",
           "[stats][running_stats][checkpoint]") {
   auto s = running_stats<double>::make({}).value();
   REQUIRE(s.update(2.0) == status::ok);
-  const auto before = state_of(s);
+  const auto before = state_bytes(s);
   // Header, n, then shift, mean (of x - shift), m2, min, max.
   const auto record = [](std::uint64_t n, double shift, double mean, double m2, double lo,
                          double hi) {
@@ -370,7 +366,7 @@ TEST_CASE("running_stats: load_state refuses moments no update sequence produces
                           record(0, 1.0, 0.0, 0.0, 1.0, 1.0)}) {  // empty with values
     byte_reader r(bad);
     CHECK(s.load_state(r) == status::invalid_argument);
-    CHECK(state_of(s) == before);
+    CHECK(state_bytes(s) == before);
   }
   const auto good = record(2, 1.0, 0.5, 0.5, 1.0, 2.0);
   byte_reader r(good);
