@@ -200,14 +200,16 @@ class rls {
   [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
     if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
     const Eigen::Index d = dim();
-    // x is read from a copy inside the model, padded with zeros to the storage's width: the
-    // kernel's loads of x then sit at a fixed distance from its stores to g (the caller's
-    // vector, at an arbitrary distance, could alias them modulo 4 KiB and stall the loads).
-    if constexpr (D != Eigen::Dynamic)
-      xp_.template head<D>() = x;
-    else
-      xp_.head(d) = x;
-    const Scalar* xp = xp_.data();
+    // The kernels read dp entries of x: when the storage is padded, x goes through a copy
+    // with zeros beyond d.
+    const Scalar* xp = x.data();
+    if (Q_.rows() != d) {
+      if constexpr (D != Eigen::Dynamic)
+        xp_.template head<D>() = x;
+      else
+        xp_.head(d) = x;
+      xp = xp_.data();
+    }
     // P = c Q: g = Q x, so P x = c g and x'P x = c x'g.
     const Scalar xg =
         detail::lower_block_matvec_on<fixed_kind>(kind_, Q_.data(), Q_.rows(), xp, g_.data());
@@ -601,7 +603,7 @@ class rls {
   vector_type wk_;  // scratch: candidate coefficients
   int kind_;                 // the packet rung of the kernels (fixed when D is)
   padded_vector g_;          // scratch: Q x, then v (zero beyond dim())
-  padded_vector xp_;         // scratch: x padded with zeros
+  padded_vector xp_;         // scratch: x padded with zeros, when the storage is padded
   padded_matrix Q_;          // P / c_, lower-block storage (see detail/kernels.hpp)
   Scalar c_{1};     // the scale of P = c_ Q_, kept in (1 / fold_at, fold_at)
   padded_block Xt_;  // block scratch: the rows of X as padded columns
