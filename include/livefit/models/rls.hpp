@@ -66,6 +66,11 @@ struct rls_options {
 /// the power-of-two part of c is moved into Q (exactly) when c leaves (2^-32, 2^32) in
 /// double or (2^-16, 2^16) in float. Q is about half of a d x d matrix, so a rank-1 step
 /// writes half the entries (at d = 64 in double the working set stays in a 32 KB L1 cache).
+/// The rank-1 step of an update is deferred: it is kept as the vector v and applied by the
+/// next update in the same pass over Q that forms Q x (one load of each stored entry per
+/// update instead of two), or before anything else touches the storage (update_block, the
+/// scale fold); covariance() and predictive_variance() apply it on the fly, so P is
+/// observably the same, bit for bit, as if it had been applied at once.
 ///
 /// Numerical design (what keeps P symmetric positive definite for ever):
 /// - Symmetric by construction: the rank-1 step is Q <- Q - v v' with v = Q x sqrt(c / s),
@@ -100,9 +105,9 @@ struct rls_options {
 ///
 /// Cost per update, with dp = d rounded up to the packet width n: 2 dp^2 FLOPs for g = Q x
 /// (each stored entry is loaded once and used for both triangles), dp (dp + n) FLOPs for the
-/// rank-1 step on the stored triangle, and about 13d for the dot products, the gain, the
-/// scaling of v, the diagonal check and the finiteness checks; one square root and two
-/// divisions. That is 3d^2 + O(nd), the minimal count 3d^2 + 7d + 2 of a one-triangle form
+/// previous update's rank-1 step on the stored triangle (in the same pass), and about 13d
+/// for the dot products, the gain, the scaling of v, the diagonal check and the finiteness
+/// checks; one square root and two divisions. That is 3d^2 + O(nd), the minimal count 3d^2 + 7d + 2 of a one-triangle form
 /// plus the full diagonal blocks. predict costs one dot product (2d). No allocation after
 /// make(). Measured against the machine's arithmetic limit by benchmarks/models_bench.cpp.
 /// Thread safety: a const model may be read from several threads; update needs exclusive
@@ -130,17 +135,22 @@ class rls {
   static constexpr int Dp = D == Eigen::Dynamic
                                 ? Eigen::Dynamic
                                 : static_cast<int>(detail::padded_dim<Scalar>(D, fixed_kind));
+  static constexpr Eigen::Index fixed_dp = Dp == Eigen::Dynamic ? 0 : Dp;
   using padded_vector = Eigen::Matrix<Scalar, Dp, 1>;
   using padded_matrix = Eigen::Matrix<Scalar, Dp, Dp>;
   using padded_block = Eigen::Matrix<Scalar, Dp, Eigen::Dynamic>;
 
-  // covariance(): entry (i, j) of c Q from the stored lower part.
+  // covariance(): entry (i, j) of c Q from the stored lower part, with the pending rank-1
+  // downdate applied exactly as the kernels apply it (v is zero when none is pending).
   struct lower_view {
     const Scalar* q;
+    const Scalar* v;
     Eigen::Index ld;
     Scalar c;
     Scalar operator()(Eigen::Index i, Eigen::Index j) const noexcept {
-      return (i >= j ? q[i + j * ld] : q[j + i * ld]) * c;
+      return (i >= j ? detail::fnms(q[i + j * ld], v[i], v[j])
+                     : detail::fnms(q[j + i * ld], v[j], v[i])) *
+             c;
     }
   };
 
@@ -196,7 +206,9 @@ class rls {
   /// @post "State" means the observable model: coefficients(), covariance(),
   ///       covariance_trace(), samples_seen() and options(). A refused update may overwrite
   ///       the private scratch vectors (the candidate coefficients and P x), which carry no
-  ///       information between calls: every call writes them before reading them.
+  ///       information between calls: every call writes them before reading them; and it
+  ///       may have applied the previous update's deferred rank-1 step to the storage (see
+  ///       the class notes), which leaves the observable P bit-identical.
   [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
     if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
     const Eigen::Index d = dim();
@@ -210,9 +222,15 @@ class rls {
         xp_.head(d) = x;
       xp = xp_.data();
     }
-    // P = c Q: g = Q x, so P x = c g and x'P x = c x'g.
+    // P = c Q: g = Q x, so P x = c g and x'P x = c x'g. The previous update's rank-1 step
+    // Q <- Q - v v' is applied in the same pass (deferred: one load of Q per update instead
+    // of two); from here on none is pending, also when this update is refused.
     const Scalar xg =
-        detail::lower_block_matvec_on<fixed_kind>(kind_, Q_.data(), Q_.rows(), xp, g_.data());
+        pending_ ? detail::lower_block_downdate_matvec_on<fixed_kind, fixed_dp>(
+                       kind_, Q_.data(), Q_.rows(), v_.data(), xp, g_.data())
+                 : detail::lower_block_matvec_on<fixed_kind, fixed_dp>(kind_, Q_.data(),
+                                                                       Q_.rows(), xp, g_.data());
+    pending_ = false;  // v_ is rewritten on commit and zeroed by refused()
     const Eigen::Map<const vector_type> g(g_.data(), d);
     // x'P x >= 0 in exact arithmetic. Its rounding error is at most about d eps |x|^2
     // trace(P) (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 3.5),
@@ -221,33 +239,40 @@ class rls {
     const Scalar xpx = c_ * xg;
     const Scalar slack = static_cast<Scalar>(2 * d) * std::numeric_limits<Scalar>::epsilon() *
                          x.squaredNorm() * trace_;
-    if (!(xpx >= -slack) || !std::isfinite(xpx)) return status::numerical_failure;
+    if (!(xpx >= -slack) || !std::isfinite(xpx)) return refused();
     const Scalar s = lambda_ + std::max(xpx, Scalar(0));
     const Scalar gain = (y - w_.dot(x)) / s;
     // Candidate coefficients go to scratch first: nothing is committed before every check.
     wk_ = w_ + (gain * c_) * g;
     // P - P x x'P / s = c (Q - v v') with v = g sqrt(c / s) (zero beyond d, like g).
-    g_ *= std::sqrt(c_ / s);
+    v_ = g_ * std::sqrt(c_ / s);
     // The candidate P is f (P - u u') = (c f) (Q - v v'), with the trace of Q - v v' known
     // before anything is written (O(d), rounded as the downdate will round it); f = 1/lambda,
     // or the smaller factor that puts trace(P) on the bound (anti-windup). f only enters the
     // scale c, so P is never scaled past the bound and cannot overflow (issue 4 defect 1).
     // These checks only decide a (well-predicted) branch, off the dependency chain.
-    const Scalar pre_q = detail::downdated_trace(Q_.data(), Q_.rows(), d, g_.data());
-    if (!(pre_q > Scalar(0)) || !detail::all_finite(wk_)) return status::numerical_failure;
+    const Scalar pre_q = detail::downdated_diagonal_on<fixed_kind>(
+        kind_, dg_.data(), ind_.data(), Q_.rows(), v_.data(), dn_.data());
+    if (!(pre_q > Scalar(0)) || !detail::all_finite(wk_)) return refused();
     const Scalar pre = c_ * pre_q;
     const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
     const Scalar c = c_ * f;
     if (!(f > Scalar(0) && std::isfinite(f) && std::isfinite(c) && pre > Scalar(0)))
-      return status::numerical_failure;
-    // Commit.
+      return refused();
+    // Commit. The rank-1 step Q <- Q - v v' is left pending in v_: the next update applies
+    // it in its own pass over Q, and every reader of P applies it on the fly.
     w_ = wk_;
-    detail::lower_block_downdate_on<fixed_kind>(kind_, Q_.data(), Q_.rows(), g_.data());
+    pending_ = true;
+    dg_ = dn_;
     c_ = c;
     // trace(P) = c trace(Q), with trace(Q) summed from the committed diagonal every update
     // (a running (trace - |u|^2) / lambda drifted by up to 1e5 relative, issue 4 defect 2).
     trace_ = c_ * pre_q;
-    if (!(c_ < fold_at && c_ > Scalar(1) / fold_at)) fold_scale(Q_, c_);
+    if (!(c_ < fold_at && c_ > Scalar(1) / fold_at)) {
+      apply_pending();
+      fold_scale(Q_, c_);
+      sync_diagonal();
+    }
     ++n_;
     return status::ok;
   }
@@ -289,6 +314,7 @@ class rls {
     if (k > max_block_) return status::invalid_argument;
     if (k == 0) return status::ok;
     if (!detail::all_finite(X) || !detail::all_finite(y)) return status::non_finite_input;
+    apply_pending();
     const Eigen::Index c = std::min(k, chunk_);
     if (c == k) {
       const status st = block_chunk(Q_, c_, w_, X, y);
@@ -307,6 +333,7 @@ class rls {
       w_ = wb_;
     }
     trace_ = c_ * Q_.diagonal().head(dim()).sum();
+    sync_diagonal();
     n_ += static_cast<std::uint64_t>(k);
     return status::ok;
   }
@@ -319,12 +346,17 @@ class rls {
   /// variance of a new observation is sigma^2 (1 + x'P x).
   /// O(d^2), no allocation (column by column, without a temporary P x).
   [[nodiscard]] scalar_type predictive_variance(const vector_type& x) const noexcept {
-    // x'P x = c sum_j x_j (Q_jj x_j + 2 sum_{i > j} Q_ij x_i), from the stored lower part.
+    // x'P x = c sum_j x_j (Q_jj x_j + 2 sum_{i > j} Q_ij x_i), from the stored lower part
+    // with the pending step applied column by column (Q_ij - v_i v_j).
     const Eigen::Index d = dim();
     Scalar acc(0);
-    for (Eigen::Index j = 0; j < d; ++j)
-      acc += x(j) * (Q_(j, j) * x(j) +
-                     Scalar(2) * Q_.col(j).segment(j + 1, d - j - 1).dot(x.tail(d - j - 1)));
+    for (Eigen::Index j = 0; j < d; ++j) {
+      const Eigen::Index m = d - j - 1;
+      const Scalar vj = v_(j);
+      const Scalar below =
+          (Q_.col(j).segment(j + 1, m) - v_.segment(j + 1, m) * vj).dot(x.tail(m));
+      acc += x(j) * (detail::fnms(Q_(j, j), vj, vj) * x(j) + Scalar(2) * below);
+    }
     return c_ * acc;
   }
 
@@ -338,7 +370,8 @@ class rls {
   /// matrix_type to keep a copy. It reads this model's storage with the scale of the moment
   /// it was made: evaluate it before the next non-const call, and never after a move.
   [[nodiscard]] auto covariance() const noexcept {
-    return matrix_type::NullaryExpr(dim(), dim(), lower_view{Q_.data(), Q_.rows(), c_});
+    return matrix_type::NullaryExpr(dim(), dim(),
+                                    lower_view{Q_.data(), v_.data(), Q_.rows(), c_});
   }
   /// trace(P), kept by the anti-windup rule at or below options().max_trace.
   [[nodiscard]] scalar_type covariance_trace() const noexcept { return trace_; }
@@ -361,10 +394,13 @@ class rls {
   /// Returns to the prior: w = 0, P = I / ridge, no samples.
   void reset() noexcept {
     w_.setZero();
+    v_.setZero();
+    pending_ = false;
     Q_.setZero();
     Q_.diagonal().head(dim()).setConstant(static_cast<Scalar>(1.0 / opt_.ridge));
     c_ = Scalar(1);
     trace_ = Q_.diagonal().head(dim()).sum();
+    sync_diagonal();
     n_ = 0;
   }
 
@@ -375,6 +411,9 @@ class rls {
     if (champion.dim() != dim()) return status::dimension_mismatch;
     w_ = champion.w_;
     Q_ = champion.Q_;
+    v_ = champion.v_;
+    pending_ = champion.pending_;
+    dg_ = champion.dg_;
     c_ = champion.c_;
     trace_ = champion.trace_;
     n_ = champion.n_;
@@ -396,9 +435,12 @@ class rls {
     const Scalar slack = Scalar(1) + Scalar(4 * dim()) * std::numeric_limits<Scalar>::epsilon();
     if (!(sym.trace() <= max_trace_ * slack)) return status::numerical_failure;
     w_ = w;
+    v_.setZero();
+    pending_ = false;
     Q_.setZero();
     Q_.topLeftCorner(dim(), dim()) = sym;
     clear_upper_blocks(Q_, kind_);
+    sync_diagonal();
     c_ = Scalar(1);
     trace_ = sym.trace();
     return status::ok;
@@ -449,6 +491,7 @@ class rls {
     if (!(P.trace() <= m.max_trace_ * slack)) return status::numerical_failure;
     m.Q_.topLeftCorner(dim(), dim()) = P;
     clear_upper_blocks(m.Q_, m.kind_);
+    m.sync_diagonal();
     m.n_ = n;
     m.c_ = Scalar(1);
     m.trace_ = P.trace();
@@ -468,6 +511,10 @@ class rls {
         wk_(vector_type::Zero(dim)),
         kind_(detail::ladder_kind<Scalar>(dim)),
         g_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
+        v_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
+        dg_(padded_vector::Ones(detail::padded_dim<Scalar>(dim, kind_))),
+        dn_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
+        ind_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
         xp_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
         Q_(padded_matrix::Zero(detail::padded_dim<Scalar>(dim, kind_),
                                detail::padded_dim<Scalar>(dim, kind_))),
@@ -477,6 +524,7 @@ class rls {
         e_(opt.max_block),
         Qb_(padded_matrix::Zero(staged_rows(opt, dim, kind_), staged_rows(opt, dim, kind_))),
         wb_(vector_type::Zero(dim)) {
+    ind_.head(dim).setOnes();
     reset();
   }
 
@@ -550,6 +598,28 @@ class rls {
     return status::ok;
   }
 
+  // An update refused after its pass over Q: that pass applied the pending step (none is
+  // pending now), so v_ goes back to zero, the value every reader of P expects then.
+  status refused() noexcept {
+    v_.setZero();
+    return status::numerical_failure;
+  }
+
+  // dg_ from the stored diagonal (no step pending), 1 in the padding (see dg_).
+  void sync_diagonal() noexcept {
+    const Eigen::Index d = dim();
+    dg_.head(d) = Q_.diagonal().head(d);
+    dg_.tail(dg_.size() - d).setOnes();
+  }
+
+  // Applies the pending rank-1 step to the storage (P unchanged bit for bit).
+  void apply_pending() noexcept {
+    if (!pending_) return;
+    detail::lower_block_downdate_on<fixed_kind>(kind_, Q_.data(), Q_.rows(), v_.data());
+    v_.setZero();
+    pending_ = false;
+  }
+
   // Zeroes the blocks above the diagonal blocks, which the kernels never read or update,
   // after a full symmetric matrix was copied in: left there, fold_scale would multiply them
   // by 2^16 or 2^32 at every fold until they overflowed (raising FE_OVERFLOW each time).
@@ -602,7 +672,12 @@ class rls {
   vector_type w_;   // coefficients
   vector_type wk_;  // scratch: candidate coefficients
   int kind_;                 // the packet rung of the kernels (fixed when D is)
-  padded_vector g_;          // scratch: Q x, then v (zero beyond dim())
+  padded_vector g_;          // scratch: Q x (zero beyond dim())
+  padded_vector v_;          // the pending rank-1 step Q <- Q - v v'; zero when none
+  bool pending_{false};      // whether v_ holds a step not yet applied to Q_
+  padded_vector dg_;  // the diagonal of Q with the pending step applied; 1 in the padding
+  padded_vector dn_;  // scratch: the candidate diagonal of an update
+  padded_vector ind_;  // 1 for the first dim() entries, 0 in the padding (trace sums)
   padded_vector xp_;         // scratch: x padded with zeros, when the storage is padded
   padded_matrix Q_;          // P / c_, lower-block storage (see detail/kernels.hpp)
   Scalar c_{1};     // the scale of P = c_ Q_, kept in (1 / fold_at, fold_at)

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -165,53 +166,106 @@ template <class Packet>
   }
 }
 
-/// g = Q x for a symmetric Q in lower-block storage (2 dp^2 FLOPs), one block column at a
-/// time: every stored packet is loaded once and used twice, for the rows below the diagonal
-/// block (g_r += Q_rc x_c, with the n broadcasts of x_c hoisted out of the row loop) and for
-/// the column's own row (g_c += Q_rc x_r, n dot products summed across lanes by
-/// transposed_sums). About 1.25 loads per two FMAs. x and g have dp entries. Returns x'g,
-/// accumulated as each block of g is completed. No allocation.
-template <class Packet, class Scalar>
-inline Scalar lower_block_matvec(const Scalar* Q, Eigen::Index dp, const Scalar* x,
-                                 Scalar* g) noexcept {
+/// One pass over a symmetric Q in lower-block storage: when Downdate, first Q <- Q - v v'
+/// entry by entry (stored back), then g = Q x with the new entries (2 dp^2 FLOPs for the
+/// product). Each stored packet is loaded once and used twice, for the rows below the
+/// diagonal block (g_r += Q_rc x_c, with the n broadcasts of x_c hoisted out of the row loop)
+/// and for the column's own row (g_c += Q_rc x_r, n dot products summed across lanes by
+/// transposed_sums). The partial products of a block column start from zero and are added
+/// to g once at its end, so the chain between block columns is one addition, not n FMAs.
+/// Downdated entries are exactly those of lower_block_downdate; the product reads them as
+/// stored. v, x and g have dp entries (v unread without Downdate, and Q then unwritten).
+/// FixedDp > 0 fixes dp at compile time. Returns x'g. No allocation.
+template <class Packet, bool Downdate, Eigen::Index FixedDp, class Scalar>
+inline Scalar lower_block_pass(Scalar* Q, Eigen::Index dp_run, const Scalar* v,
+                               const Scalar* x, Scalar* g) noexcept {
   using namespace Eigen::internal;
+  const Eigen::Index dp = FixedDp > 0 ? FixedDp : dp_run;
   constexpr int n = static_cast<int>(lanes<Packet>);
   const Packet zero = pset1<Packet>(Scalar(0));
+  // The stored packet (column a + c, rows r..r+n) of the pass: downdated (entry (i, j) to
+  // fma(v_i, -v_j, Q_ij), as lower_block_downdate) and stored back when Downdate.
+  const auto entry = [&](Scalar* at, const Packet& vr, const Packet& bvc) {
+    if constexpr (Downdate) {
+      const Packet q = fmadd(vr, bvc, ploadu<Packet>(at));
+      pstoreu(at, q);
+      return q;
+    } else {
+      return ploadu<Packet>(at);
+    }
+  };
   Packet xg = zero;
   for (Eigen::Index a = 0; a < dp; a += n) {
-    const Scalar* blk = Q + a * dp;  // column a, the first of the block column
-    // Rows a.. have collected the contributions of the block columns before (none for the
-    // first); the diagonal block is stored in full. Two partial sums.
-    Packet ga = a == 0 ? zero : ploadu<Packet>(g + a), gb = zero;
-    [&]<int... c>(std::integer_sequence<int, c...>) {
-      ((((c % 2 == 0) ? ga : gb) = fmadd(ploadu<Packet>(blk + c * dp + a),
-                                          pset1<Packet>(x[a + c]), (c % 2 == 0) ? ga : gb)),
-       ...);
-    }(std::make_integer_sequence<int, n>{});
+    Scalar* blk = Q + a * dp;  // column a, the first of the block column
+    Packet bv[static_cast<std::size_t>(n)], bx[static_cast<std::size_t>(n)];
+    for (int c = 0; c < n; ++c) {
+      bv[c] = Downdate ? pset1<Packet>(-v[a + c]) : zero;
+      bx[c] = pset1<Packet>(x[a + c]);
+    }
+    // The diagonal block, stored in full: four partial sums.
+    Packet p[4] = {zero, zero, zero, zero};
+    {
+      const Packet va = Downdate ? ploadu<Packet>(v + a) : zero;
+      [&]<int... c>(std::integer_sequence<int, c...>) {
+        ((p[c % 4] = fmadd(entry(blk + c * dp + a, va, bv[c]), bx[c], p[c % 4])), ...);
+      }(std::make_integer_sequence<int, n>{});
+    }
+    Packet gi = padd(padd(p[0], p[1]), padd(p[2], p[3]));
     if (a + n < dp) {
-      Packet t[static_cast<std::size_t>(n)], bx[static_cast<std::size_t>(n)];
-      for (int c = 0; c < n; ++c) {
-        t[c] = zero;
-        bx[c] = pset1<Packet>(x[a + c]);
-      }
+      Packet t[static_cast<std::size_t>(n)];
+      for (int c = 0; c < n; ++c) t[c] = zero;
       for (Eigen::Index r = a + n; r < dp; r += n) {
+        const Packet vr = Downdate ? ploadu<Packet>(v + r) : zero;
         const Packet xr = ploadu<Packet>(x + r);
-        Packet s0 = a == 0 ? zero : ploadu<Packet>(g + r), s1 = zero;
+        Packet s0 = zero, s1 = zero;
         [&]<int... c>(std::integer_sequence<int, c...>) {
-          ((((c % 2 == 0) ? s0 : s1) = fmadd(ploadu<Packet>(blk + c * dp + r), bx[c],
-                                              (c % 2 == 0) ? s0 : s1),
-            t[c] = fmadd(ploadu<Packet>(blk + c * dp + r), xr, t[c])),
+          (([&] {
+             const Packet q = entry(blk + c * dp + r, vr, bv[c]);
+             ((c % 2 == 0) ? s0 : s1) = fmadd(q, bx[c], (c % 2 == 0) ? s0 : s1);
+             t[c] = fmadd(q, xr, t[c]);
+           }()),
            ...);
         }(std::make_integer_sequence<int, n>{});
-        pstoreu(g + r, padd(s0, s1));
+        const Packet sr = padd(s0, s1);
+        pstoreu(g + r, a == 0 ? sr : padd(ploadu<Packet>(g + r), sr));
       }
-      gb = padd(gb, transposed_sums(t));
+      gi = padd(gi, transposed_sums(t));
     }
-    const Packet gi = padd(ga, gb);
+    // Rows a.. have collected the contributions of the block columns before (none for the
+    // first).
+    if (a > 0) gi = padd(ploadu<Packet>(g + a), gi);
     pstoreu(g + a, gi);
     xg = fmadd(gi, ploadu<Packet>(x + a), xg);
   }
   return predux(xg);
+}
+
+/// g = Q x for a symmetric Q in lower-block storage (lower_block_pass without the downdate;
+/// Q is only read). Returns x'g. No allocation.
+template <class Packet, Eigen::Index FixedDp = 0, class Scalar>
+inline Scalar lower_block_matvec(const Scalar* Q, Eigen::Index dp, const Scalar* x,
+                                 Scalar* g) noexcept {
+  return lower_block_pass<Packet, false, FixedDp>(const_cast<Scalar*>(Q), dp, x, x, g);
+}
+
+/// Q <- Q - v v', then g = Q x with the new Q, in one pass (lower_block_pass): bit-identical
+/// to lower_block_downdate(Q, dp, v) followed by lower_block_matvec(Q, dp, x, g), at one
+/// load of Q instead of two and with the stores overlapping the product. Returns x'g.
+/// No allocation.
+template <class Packet, Eigen::Index FixedDp = 0, class Scalar>
+inline Scalar lower_block_downdate_matvec(Scalar* Q, Eigen::Index dp, const Scalar* v,
+                                          const Scalar* x, Scalar* g) noexcept {
+  return lower_block_pass<Packet, true, FixedDp>(Q, dp, v, x, g);
+}
+
+/// lower_block_downdate_matvec with the packet of rung FixedKind, or of `kind` (on_rung).
+template <int FixedKind, Eigen::Index FixedDp = 0, class Scalar>
+[[nodiscard]] inline Scalar lower_block_downdate_matvec_on(int kind, Scalar* Q, Eigen::Index dp,
+                                                           const Scalar* v, const Scalar* x,
+                                                           Scalar* g) noexcept {
+  return on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
+    return lower_block_downdate_matvec<Packet, FixedDp>(Q, dp, v, x, g);
+  });
 }
 
 /// Q <- Q - v v' on the lower-block storage (about dp^2 / 2 fused multiply-adds). Entry
@@ -267,11 +321,11 @@ inline void lower_block_rank_downdate_on(int kind, Scalar* Q, Eigen::Index dp, c
 }
 
 /// lower_block_matvec with the packet of rung FixedKind, or of `kind` (on_rung).
-template <int FixedKind, class Scalar>
+template <int FixedKind, Eigen::Index FixedDp = 0, class Scalar>
 [[nodiscard]] inline Scalar lower_block_matvec_on(int kind, const Scalar* Q, Eigen::Index dp,
                                                   const Scalar* x, Scalar* g) noexcept {
   return on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
-    return lower_block_matvec<Packet>(Q, dp, x, g);
+    return lower_block_matvec<Packet, FixedDp>(Q, dp, x, g);
   });
 }
 
@@ -284,28 +338,41 @@ inline void lower_block_downdate_on(int kind, Scalar* Q, Eigen::Index dp,
   });
 }
 
-/// trace(Q - v v') over the first d diagonal entries, each rounded exactly as
-/// lower_block_downdate rounds it, or -1 when one would not stay > 0 (refused: a necessary
-/// condition of positive definiteness). O(d).
-template <class Scalar>
-[[nodiscard]] inline Scalar downdated_trace(const Scalar* Q, Eigen::Index dp, Eigen::Index d,
-                                            const Scalar* v) noexcept {
-  Scalar sum0(0), sum1(0);
-  bool ok = true;
-  Eigen::Index i = 0;
-  for (; i + 2 <= d; i += 2) {
-    const Scalar q0 = fnms(Q[i * (dp + 1)], v[i], v[i]);
-    const Scalar q1 = fnms(Q[(i + 1) * (dp + 1)], v[i + 1], v[i + 1]);
-    ok &= (q0 > Scalar(0)) & (q1 > Scalar(0));
-    sum0 += q0;
-    sum1 += q1;
+/// The diagonal of Q - v v' and its trace: out_i = fma(v_i, -v_i, q_i) for the diagonal q
+/// of Q (dp entries), rounded exactly as lower_block_downdate rounds Q_ii, and the sum of
+/// out_i * ind_i, where ind is 1 for the first d entries and 0 for the padding (whose q_i
+/// must be > 0 and v_i zero, so only real entries can fail the check). Returns the trace, or -1
+/// when an entry would not stay > 0 or is not a number (refused: a necessary condition of
+/// positive definiteness). O(dp), in packets. No allocation.
+template <class Packet, class Scalar>
+[[nodiscard]] inline Scalar downdated_diagonal(const Scalar* q, const Scalar* ind,
+                                               Eigen::Index dp, const Scalar* v,
+                                               Scalar* out) noexcept {
+  using namespace Eigen::internal;
+  constexpr Eigen::Index n = lanes<Packet>;
+  const Packet zero = pset1<Packet>(Scalar(0));
+  Packet sum = zero;
+  Packet lo = pset1<Packet>(std::numeric_limits<Scalar>::infinity());
+  for (Eigen::Index r = 0; r < dp; r += n) {
+    const Packet vr = ploadu<Packet>(v + r);
+    const Packet t = fmadd(vr, pnegate(vr), ploadu<Packet>(q + r));
+    pstoreu(out + r, t);
+    lo = pmin(lo, t);
+    sum = fmadd(t, ploadu<Packet>(ind + r), sum);
   }
-  if (i < d) {
-    const Scalar q0 = fnms(Q[i * (dp + 1)], v[i], v[i]);
-    ok &= q0 > Scalar(0);
-    sum0 += q0;
-  }
-  return ok ? sum0 + sum1 : Scalar(-1);
+  // A NaN entry may be dropped by the minimum but not by the sum.
+  const Scalar total = predux(sum);
+  return predux_min(lo) > Scalar(0) && total > Scalar(0) ? total : Scalar(-1);
+}
+
+/// downdated_diagonal with the packet of rung FixedKind, or of `kind` (on_rung).
+template <int FixedKind, class Scalar>
+[[nodiscard]] inline Scalar downdated_diagonal_on(int kind, const Scalar* q, const Scalar* ind,
+                                                  Eigen::Index dp, const Scalar* v,
+                                                  Scalar* out) noexcept {
+  return on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
+    return downdated_diagonal<Packet>(q, ind, dp, v, out);
+  });
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
