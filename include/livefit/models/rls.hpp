@@ -278,30 +278,28 @@ class rls {
   }
 
   /// Folds k samples in at once (the rows of X, targets y), with the same result as k
-  /// sequential updates up to rounding, by the matrix inversion lemma applied to chunks of
-  /// c rows: P_c = lambda^-c (P - G S^-1 G'), G = P X', S = X P X' + diag(lambda^1,
-  /// ..., lambda^c), w_c = w + G S^-1 (y - X w). G is formed by the update's own Q x kernel
-  /// for each row (independent products, no dependency chain between them), S from k (k+1)/2
-  /// dot products, and P - G S^-1 G' by one rank-c pass over the stored triangle (each entry
-  /// loaded and stored once per chunk instead of once per row). FLOPs: about 3 d^2 k + 2 d k c
-  /// + k c^2 / 3, against 3 d^2 k for k updates: the gain is memory traffic and latency only.
+  /// sequential updates up to rounding. In chunks of c rows: the products Q x_m for all rows
+  /// of the chunk first (independent passes over Q, no chain between them), then the
+  /// recurrences of update() row by row, with g_m = Q_m-1 x_m obtained as Q x_m less the
+  /// corrections sum_{l<m} v_l (v_l' x_m) of the steps before (O(d m)), each step with the
+  /// same checks and the same scale and trace-bound decisions as update(); finally one
+  /// rank-c pass over the stored triangle applies the c downdates (each entry loaded and
+  /// stored once per chunk instead of once per row), with the chain of fused operations the
+  /// staged diagonal was checked with. FLOPs: about 3 d^2 k + 2 d k c.
   ///
   /// LIMITATION: measured on an AVX-512 machine (benchmarks/models_bench.cpp, BM_RlsBlock vs
-  /// BM_RlsSeq) this is not yet faster than k calls of update() for d <= 64: the chunk's
-  /// O(d k) and O(k^2 d) parts (copying X, S, the solves) cost about what the rank-c pass
-  /// saves. Chunks are at most 8 rows, where the per-row cost is lowest. Use it for its
-  /// all-or-nothing semantics, not for speed.
+  /// BM_RlsSeq) this is not yet faster than k calls of update() for d <= 64: the c separate
+  /// Q x passes, the corrections and the per-row scalar steps cost more than the rank-c pass
+  /// saves. Use it for its all-or-nothing semantics, not for speed.
   ///
-  /// Chunking (issue 4 defect 5): S's smallest eigenvalue can be as small as lambda^c while
-  /// X P X' has rank <= d, so for c > d and small lambda S is ill-conditioned (lambda 0.1,
-  /// c = 32: S numerically singular, every block refused). Chunks are therefore cut so that
-  /// lambda^(c-1) >= 1/16: cond(S) is then at most 16 times that of the scalar s = lambda +
-  /// x'P x of a sequential update. c = min(k, 8) for lambda >= 0.68.
-  /// The trace bound is applied after each chunk (identical to sequential updates while it
-  /// does not act).
+  /// Chunking: within a chunk g_m carries rounding error relative to Q at the chunk's start,
+  /// so chunks are cut where the scale of P has grown 16-fold: lambda^(c-1) >= 1/16, and
+  /// c <= 8 (c = min(k, 8) for lambda >= 0.68; at lambda 0.1, 8-row chunks differed from
+  /// sequential updates by 1e-7 relative in P in double, 2-row chunks by 1e-10).
   /// LIMITATION: in float at small lambda (0.1, d = 4) the block and sequential results
-  /// differ by up to 2e-2 relative in P (both carry cond(P) eps error) and a chunk can be
-  /// refused where single rows pass; use update() there, or double.
+  /// differ by up to about 1e-2 relative in P (both carry cond(P) eps error; measured 8e-3
+  /// on the data of the test at lambda 0.1), and rounding can make a row refused in one path
+  /// and accepted in the other; use update() there, or double.
   /// @pre X.rows() == y.size() <= options().max_block
   /// @return as update(); invalid_argument when the block is larger than max_block or the
   ///         row counts differ. All-or-nothing: on failure no row has been applied (several
@@ -506,7 +504,7 @@ class rls {
         inv_lambda_(static_cast<Scalar>(1.0 / opt.forgetting_factor)),
         max_trace_(static_cast<Scalar>(bound)),
         max_block_(opt.max_block),
-        chunk_(block_chunk_rows(opt.forgetting_factor)),
+        chunk_(chunk_rows(opt.forgetting_factor)),
         w_(vector_type::Zero(dim)),
         wk_(vector_type::Zero(dim)),
         kind_(detail::ladder_kind<Scalar>(dim)),
@@ -520,80 +518,73 @@ class rls {
                                detail::padded_dim<Scalar>(dim, kind_))),
         Xt_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_), opt.max_block)),
         G_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_), opt.max_block)),
-        S_(opt.max_block, opt.max_block),
-        e_(opt.max_block),
+        db_(padded_vector::Ones(detail::padded_dim<Scalar>(dim, kind_))),
         Qb_(padded_matrix::Zero(staged_rows(opt, dim, kind_), staged_rows(opt, dim, kind_))),
         wb_(vector_type::Zero(dim)) {
     ind_.head(dim).setOnes();
     reset();
   }
 
-  // One chunk of update_block on (Q, c, w), P = c Q: every check before the first write, so
-  // on failure Q, c and w are unchanged. Xt_, G_, S_, e_ and wk_ are scratch.
+  // One chunk of update_block on (Q, c, w), P = c Q (no step pending on Q): every check
+  // before the first write, so on failure Q, c and w are unchanged. Xt_, G_, db_, dn_ and
+  // wk_ are scratch.
+  //
+  // The k rows go through the recurrences of update() in order, with Q itself left alone
+  // until the end: after steps 1..m-1, Q_m-1 = Q - sum_{l<m} v_l v_l', so
+  //   g_m = Q_m-1 x_m = (Q x_m) - sum_{l<m} v_l (v_l' x_m),
+  // where the products Q x_m are formed first for all rows (k independent passes over Q,
+  // no chain between them) and the correction is O(d m). Each step then makes the same
+  // checks and the same scale and trace decisions as update(), on the staged diagonal and
+  // scale. The k downdates are applied at the end in one rank-k pass, each stored entry
+  // loaded and stored once per chunk; its chain of fused operations per entry is the one
+  // the staged diagonal was checked with, in the same order.
   template <class DX, class DY>
   status block_chunk(padded_matrix& Q, Scalar& c, vector_type& w,
                      const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DY>& y) noexcept {
     const Eigen::Index k = X.rows();
     const Eigen::Index d = dim();
     const Eigen::Index dp = Q.rows();
-    // The rows of X as padded columns, then G = Q X' column by column with the update's own
-    // kernel (P X' = c G); the k products are independent, so they overlap in the core.
-    for (Eigen::Index j = 0; j < d; ++j) Xt_.row(j).head(k) = X.col(j).transpose();
+    // The rows of X as padded columns, then G = Q X' column by column.
+    Xt_.topLeftCorner(d, k) = X.transpose();
     for (Eigen::Index m = 0; m < k; ++m)
-      static_cast<void>(detail::lower_block_matvec_on<fixed_kind>(
+      static_cast<void>(detail::lower_block_matvec_on<fixed_kind, fixed_dp>(
           kind_, Q.data(), dp, Xt_.col(m).data(), G_.col(m).data()));
-    auto G = G_.leftCols(k);
-    auto Gd = G_.topLeftCorner(d, k);
-    auto S = S_.topLeftCorner(k, k);
-    auto e = e_.head(k);
-    // S = c X G + diag(lambda^1, ..., lambda^k), lower triangle only (all the Cholesky
-    // factorisation reads): k (k + 1) / 2 dot products of padded columns.
-    Scalar li = Scalar(1);
-    for (Eigen::Index m = 0; m < k; ++m) {
-      li *= lambda_;
-      for (Eigen::Index i = m; i < k; ++i) S(i, m) = c * Xt_.col(i).dot(G_.col(m));
-      S(m, m) += li;
-    }
-    e.noalias() = y - X * w;
-    // In-place Cholesky S = L L'; failure means P lost definiteness along the block.
-    if (!detail::cholesky_in_place(S)) return status::numerical_failure;
-    // H = sqrt(c) G L^-T and z = L^-1 e: P X' S^-1 X P = c H H', P X' S^-1 e = sqrt(c) H z.
-    // H L' = G is solved column by column (k (k - 1) / 2 column updates of padded length);
-    // G's padding rows are zero and stay zero.
-    S.template triangularView<Eigen::Lower>().solveInPlace(e);
-    for (Eigen::Index j = 0; j < k; ++j) {
-      for (Eigen::Index m = 0; m < j; ++m) G_.col(j) -= S(j, m) * G_.col(m);
-      G_.col(j) *= Scalar(1) / S(j, j);
-    }
-    const Scalar rc = std::sqrt(c);
-    G *= rc;
+    db_.head(d) = Q.diagonal().head(d);
+    db_.tail(dp - d).setOnes();
+    Scalar cc = c;
+    Scalar tr = c * db_.head(d).sum();
     wk_ = w;
-    wk_.noalias() += rc * (Gd * e);
-    if (!detail::all_finite(wk_)) return status::numerical_failure;
-    // The diagonal of Q - H H', rounded exactly as the commit below will round it: the same
-    // chain of fused operations, row by row of H in the same order (checking Q_ii minus a
-    // separately rounded sum of squares let a block commit a diagonal <= 0 where the two
-    // roundings disagreed in sign). A non-finite entry of H makes its diagonal entry NaN or
-    // -inf, refused like a non-positive one, so H needs no separate finiteness check.
-    Scalar pre_q = Scalar(0);
-    for (Eigen::Index i = 0; i < d; ++i) {
-      Scalar qii = Q(i, i);
-      for (Eigen::Index m = 0; m < k; ++m) qii = detail::fnms(qii, G_(i, m), G_(i, m));
-      if (!(qii > Scalar(0))) return status::numerical_failure;
-      pre_q += qii;
+    for (Eigen::Index m = 0; m < k; ++m) {
+      auto g = G_.col(m);
+      const auto xm = Xt_.col(m);
+      for (Eigen::Index l = 0; l < m; ++l) g -= G_.col(l) * G_.col(l).dot(xm);
+      const Scalar xpx = cc * xm.dot(g);
+      const Scalar slack = static_cast<Scalar>(2 * d) *
+                           std::numeric_limits<Scalar>::epsilon() * xm.squaredNorm() * tr;
+      if (!(xpx >= -slack) || !std::isfinite(xpx)) return status::numerical_failure;
+      const Scalar s = lambda_ + std::max(xpx, Scalar(0));
+      const Scalar gain = (y(m) - wk_.dot(xm.head(d))) / s;
+      wk_ += (gain * cc) * g.head(d);
+      g *= std::sqrt(cc / s);  // v_m
+      const Scalar pre_q = detail::downdated_diagonal_on<fixed_kind>(
+          kind_, db_.data(), ind_.data(), dp, g.data(), dn_.data());
+      if (!(pre_q > Scalar(0))) return status::numerical_failure;
+      const Scalar pre = cc * pre_q;
+      const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
+      const Scalar cn = cc * f;
+      if (!(f > Scalar(0) && std::isfinite(f) && std::isfinite(cn) && pre > Scalar(0)))
+        return status::numerical_failure;
+      cc = cn;
+      tr = cc * pre_q;
+      db_.swap(dn_);
     }
-    // lambda^-k, compared with the bound without overflow: pre lambda^-k > bound.
-    const Scalar pre = c * pre_q;
-    const Scalar decay = std::pow(inv_lambda_, static_cast<Scalar>(k));
-    const Scalar f = !(pre * decay <= max_trace_) ? max_trace_ / pre : decay;
-    const Scalar cn = c * f;
-    if (!(f > Scalar(0) && std::isfinite(f) && std::isfinite(cn) && pre > Scalar(0)))
-      return status::numerical_failure;
-    // Commit: the stored triangle gets Q - H H' in one pass; the decay goes into the scale.
+    // A non-finite candidate stays non-finite through the later steps.
+    if (!detail::all_finite(wk_)) return status::numerical_failure;
+    // Commit: the stored triangle gets Q - sum v_m v_m' in one pass.
     w = wk_;
-    detail::lower_block_rank_downdate_on<fixed_kind>(kind_, Q.data(), dp, G_.data(),
-                                                     G_.rows(), k);
-    c = cn;
+    detail::lower_block_rank_downdate_on<fixed_kind>(kind_, Q.data(), dp, G_.data(), G_.rows(),
+                                                     k);
+    c = cc;
     if (!(c < fold_at && c > Scalar(1) / fold_at)) fold_scale(Q, c);
     return status::ok;
   }
@@ -646,9 +637,14 @@ class rls {
   static constexpr Scalar fold_at =
       std::is_same_v<Scalar, float> ? Scalar(65536.0) : Scalar(4294967296.0);
 
-  // The largest chunk c of update_block with lambda^(c-1) >= 1/16 (at least 1).
-  // At most 8 rows: the per-row cost of a chunk grows with its k^2 d and k^3 parts beyond.
-  static Eigen::Index block_chunk_rows(double lambda) noexcept {
+  // Rows per chunk of update_block: the largest c <= 8 with lambda^(c-1) >= 1/16 (at least
+  // 1). Within a chunk g_m is Q x_m less the corrections of the steps before, so its
+  // rounding error is relative to Q at the chunk's start: with lambda^(c-1) >= 1/16 the
+  // scale of P grows by at most 16 within a chunk (at lambda 0.1, 8-row chunks differed from
+  // sequential updates by 1e-7 relative in P in double, 2-row chunks by 1e-10). The
+  // correction costs O(d m) at step m, O(d c^2) per chunk; the scale is folded at the
+  // chunk's end.
+  static Eigen::Index chunk_rows(double lambda) noexcept {
     constexpr Eigen::Index most = 8;
     if (lambda >= 1.0) return most;
     const double c = 1.0 + std::floor(std::log(1.0 / 16.0) / std::log(lambda));
@@ -683,8 +679,7 @@ class rls {
   Scalar c_{1};     // the scale of P = c_ Q_, kept in (1 / fold_at, fold_at)
   padded_block Xt_;  // block scratch: the rows of X as padded columns
   padded_block G_;   // block scratch: Q X', then H
-  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> S_;       // block scratch
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> e_;                    // block scratch
+  padded_vector db_;  // block scratch: the staged diagonal of Q
   padded_matrix Qb_;  // block scratch: staged Q when a block runs in several chunks
   vector_type wb_;  // block scratch: staged w
   Scalar trace_{};

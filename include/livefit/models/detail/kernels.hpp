@@ -302,9 +302,11 @@ inline void lower_block_rank_downdate(Scalar* Q, Eigen::Index dp, const Scalar* 
       for (int c = 0; c < n; ++c) acc[c] = ploadu<Packet>(Q + (a + c) * dp + r);
       for (Eigen::Index m = 0; m < k; ++m) {
         const Scalar* hm = H + m * ldh;
-        const Packet hr = ploadu<Packet>(hm + r);
+        // fma(-H_im, H_jm, acc) equals fma(H_im, -H_jm, acc) exactly; negating the packet
+        // once lets each broadcast come straight from memory.
+        const Packet nhr = pnegate(ploadu<Packet>(hm + r));
         [&]<int... c>(std::integer_sequence<int, c...>) {
-          ((acc[c] = fmadd(hr, pset1<Packet>(-hm[a + c]), acc[c])), ...);
+          ((acc[c] = fmadd(nhr, pset1<Packet>(hm[a + c]), acc[c])), ...);
         }(std::make_integer_sequence<int, n>{});
       }
       for (int c = 0; c < n; ++c) pstoreu(Q + (a + c) * dp + r, acc[c]);
