@@ -107,9 +107,10 @@ struct rls_options {
 /// (each stored entry is loaded once and used for both triangles), dp (dp + n) FLOPs for the
 /// previous update's rank-1 step on the stored triangle (in the same pass), and about 13d
 /// for the dot products, the gain, the scaling of v, the diagonal check and the finiteness
-/// checks; one square root and two divisions. That is 3d^2 + O(nd), the minimal count 3d^2 + 7d + 2 of a one-triangle form
-/// plus the full diagonal blocks. predict costs one dot product (2d). No allocation after
-/// make(). Measured against the machine's arithmetic limit by benchmarks/models_bench.cpp.
+/// checks; one square root and two divisions. That is 3d^2 + O(nd), the minimal count
+/// 3d^2 + 7d + 2 of a one-triangle form plus the full diagonal blocks. predict costs one
+/// dot product (2d). No allocation after make(). Measured against the machine's arithmetic
+/// limit by benchmarks/models_bench.cpp.
 /// Thread safety: a const model may be read from several threads; update needs exclusive
 /// access.
 ///
@@ -549,8 +550,7 @@ class rls {
     for (Eigen::Index m = 0; m < k; ++m)
       static_cast<void>(detail::lower_block_matvec_on<fixed_kind, fixed_dp>(
           kind_, Q.data(), dp, Xt_.col(m).data(), G_.col(m).data()));
-    db_.head(d) = Q.diagonal().head(d);
-    db_.tail(dp - d).setOnes();
+    load_diagonal(Q, db_);
     Scalar cc = c;
     Scalar tr = c * db_.head(d).sum();
     wk_ = w;
@@ -596,17 +596,19 @@ class rls {
     return status::numerical_failure;
   }
 
-  // dg_ from the stored diagonal (no step pending), 1 in the padding (see dg_).
-  void sync_diagonal() noexcept {
+  // out = the stored diagonal of Q (no step pending on it), 1 in the padding (see dg_).
+  void load_diagonal(const padded_matrix& Q, padded_vector& out) const noexcept {
     const Eigen::Index d = dim();
-    dg_.head(d) = Q_.diagonal().head(d);
-    dg_.tail(dg_.size() - d).setOnes();
+    out.head(d) = Q.diagonal().head(d);
+    out.tail(out.size() - d).setOnes();
   }
+  void sync_diagonal() noexcept { load_diagonal(Q_, dg_); }
 
   // Applies the pending rank-1 step to the storage (P unchanged bit for bit).
   void apply_pending() noexcept {
     if (!pending_) return;
-    detail::lower_block_downdate_on<fixed_kind>(kind_, Q_.data(), Q_.rows(), v_.data());
+    detail::lower_block_rank_downdate_on<fixed_kind>(kind_, Q_.data(), Q_.rows(), v_.data(),
+                                                     Q_.rows(), 1);
     v_.setZero();
     pending_ = false;
   }

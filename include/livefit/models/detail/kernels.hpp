@@ -173,7 +173,8 @@ template <class Packet>
 /// and for the column's own row (g_c += Q_rc x_r, n dot products summed across lanes by
 /// transposed_sums). The partial products of a block column start from zero and are added
 /// to g once at its end, so the chain between block columns is one addition, not n FMAs.
-/// Downdated entries are exactly those of lower_block_downdate; the product reads them as
+/// Downdated entries are exactly those of lower_block_rank_downdate with the one column v
+/// (fma(v_i, -v_j, Q_ij) = fma(-v_i, v_j, Q_ij)); the product reads them as
 /// stored. v, x and g have dp entries (v unread without Downdate, and Q then unwritten).
 /// FixedDp > 0 fixes dp at compile time. Returns x'g. No allocation.
 template <class Packet, bool Downdate, Eigen::Index FixedDp, class Scalar>
@@ -184,7 +185,7 @@ inline Scalar lower_block_pass(Scalar* Q, Eigen::Index dp_run, const Scalar* v,
   constexpr int n = static_cast<int>(lanes<Packet>);
   const Packet zero = pset1<Packet>(Scalar(0));
   // The stored packet (column a + c, rows r..r+n) of the pass: downdated (entry (i, j) to
-  // fma(v_i, -v_j, Q_ij), as lower_block_downdate) and stored back when Downdate.
+  // fma(v_i, -v_j, Q_ij)) and stored back when Downdate.
   const auto entry = [&](Scalar* at, const Packet& vr, const Packet& bvc) {
     if constexpr (Downdate) {
       const Packet q = fmadd(vr, bvc, ploadu<Packet>(at));
@@ -249,7 +250,8 @@ inline Scalar lower_block_matvec(const Scalar* Q, Eigen::Index dp, const Scalar*
 }
 
 /// Q <- Q - v v', then g = Q x with the new Q, in one pass (lower_block_pass): bit-identical
-/// to lower_block_downdate(Q, dp, v) followed by lower_block_matvec(Q, dp, x, g), at one
+/// to lower_block_rank_downdate(Q, dp, v, dp, 1) followed by lower_block_matvec(Q, dp, x, g),
+/// at one
 /// load of Q instead of two and with the stores overlapping the product. Returns x'g.
 /// No allocation.
 template <class Packet, Eigen::Index FixedDp = 0, class Scalar>
@@ -266,24 +268,6 @@ template <int FixedKind, Eigen::Index FixedDp = 0, class Scalar>
   return on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
     return lower_block_downdate_matvec<Packet, FixedDp>(Q, dp, v, x, g);
   });
-}
-
-/// Q <- Q - v v' on the lower-block storage (about dp^2 / 2 fused multiply-adds). Entry
-/// (i, j) becomes fma(v_i, -v_j, Q_ij): the product is exact inside the fused operation, so
-/// this equals fnms(Q_ij, v_i, v_j) and the value computed for (j, i) inside a diagonal
-/// block; without FMA both round v_i v_j alike. An exactly symmetric diagonal block stays
-/// exactly symmetric. v has dp entries. No allocation.
-template <class Packet, class Scalar>
-inline void lower_block_downdate(Scalar* Q, Eigen::Index dp, const Scalar* v) noexcept {
-  using namespace Eigen::internal;
-  constexpr Eigen::Index n = lanes<Packet>;
-  for (Eigen::Index a = 0; a < dp; a += n)
-    for (Eigen::Index c = a; c < a + n; ++c) {
-      const Packet b = pset1<Packet>(-v[c]);
-      Scalar* col = Q + c * dp;
-      for (Eigen::Index r = a; r < dp; r += n)
-        pstoreu(col + r, fmadd(ploadu<Packet>(v + r), b, ploadu<Packet>(col + r)));
-    }
 }
 
 /// Q <- Q - H H' on the lower-block storage, for the k columns of H (dp rows, column stride
@@ -331,17 +315,8 @@ template <int FixedKind, Eigen::Index FixedDp = 0, class Scalar>
   });
 }
 
-/// lower_block_downdate with the packet of rung FixedKind, or of `kind` (on_rung).
-template <int FixedKind, class Scalar>
-inline void lower_block_downdate_on(int kind, Scalar* Q, Eigen::Index dp,
-                                    const Scalar* v) noexcept {
-  on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
-    lower_block_downdate<Packet>(Q, dp, v);
-  });
-}
-
 /// The diagonal of Q - v v' and its trace: out_i = fma(v_i, -v_i, q_i) for the diagonal q
-/// of Q (dp entries), rounded exactly as lower_block_downdate rounds Q_ii, and the sum of
+/// of Q (dp entries), rounded exactly as the downdate kernels round Q_ii, and the sum of
 /// out_i * ind_i, where ind is 1 for the first d entries and 0 for the padding (whose q_i
 /// must be > 0 and v_i zero, so only real entries can fail the check). Returns the trace, or -1
 /// when an entry would not stay > 0 or is not a number (refused: a necessary condition of
