@@ -245,15 +245,16 @@ class rls {
     const Scalar gain = (y - w_.dot(x)) / s;
     // Candidate coefficients go to scratch first: nothing is committed before every check.
     wk_ = w_ + (gain * c_) * g;
-    // P - P x x'P / s = c (Q - v v') with v = g sqrt(c / s) (zero beyond d, like g).
-    v_ = g_ * std::sqrt(c_ / s);
+    // P - P x x'P / s = c (Q - v v') with v = g sqrt(c / s) (zero beyond d, like g), formed
+    // below with the candidate diagonal.
     // The candidate P is f (P - u u') = (c f) (Q - v v'), with the trace of Q - v v' known
     // before anything is written (O(d), rounded as the downdate will round it); f = 1/lambda,
     // or the smaller factor that puts trace(P) on the bound (anti-windup). f only enters the
     // scale c, so P is never scaled past the bound and cannot overflow (issue 4 defect 1).
     // These checks only decide a (well-predicted) branch, off the dependency chain.
     const Scalar pre_q = detail::downdated_diagonal_on<fixed_kind>(
-        kind_, dg_.data(), ind_.data(), Q_.rows(), v_.data(), dn_.data());
+        kind_, dg_.data(), ind_.data(), Q_.rows(), g_.data(), std::sqrt(c_ / s), v_.data(),
+        dn_.data());
     if (!(pre_q > Scalar(0)) || !detail::all_finite(wk_)) return refused();
     const Scalar pre = c_ * pre_q;
     const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
@@ -565,9 +566,10 @@ class rls {
       const Scalar s = lambda_ + std::max(xpx, Scalar(0));
       const Scalar gain = (y(m) - wk_.dot(xm.head(d))) / s;
       wk_ += (gain * cc) * g.head(d);
-      g *= std::sqrt(cc / s);  // v_m
+      // v_m = g sqrt(cc / s), in place.
       const Scalar pre_q = detail::downdated_diagonal_on<fixed_kind>(
-          kind_, db_.data(), ind_.data(), dp, g.data(), dn_.data());
+          kind_, db_.data(), ind_.data(), dp, g.data(), std::sqrt(cc / s), g.data(),
+          dn_.data());
       if (!(pre_q > Scalar(0))) return status::numerical_failure;
       const Scalar pre = cc * pre_q;
       const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
