@@ -81,10 +81,12 @@ template <class Scalar>
 }
 
 /// The rung used for dimension d: the widest packet of at most min(d, 8) lanes (a scalar
-/// when none). Eight lanes at most: the lane sums of a block column (transposed_sums) cost
-/// about n log2 n shuffles and n accumulators must stay in registers, and with 16 float
-/// lanes of AVX-512 that made the update twice as slow as with 8 (same FMA rate per cycle on
-/// machines that split 512-bit operations; measured with benchmarks/models_bench.cpp).
+/// when none). Eight lanes at most: a block column keeps 3 n packets in registers (the
+/// broadcasts of x and v and the n lane-sum accumulators), 48 of AVX-512's 32 registers at
+/// 16 float lanes, and its lane sums cost up to 2 n shuffles; 16 lanes measured twice as
+/// slow as 8 on a machine that splits 512-bit operations (Zen 4, benchmarks/models_bench.cpp).
+/// LIMITATION: where 16-lane FMAs run at full rate (Intel AVX-512 cores with two FMA units)
+/// this holds float to half the machine's peak; see docs/performance.md.
 template <class Scalar>
 [[nodiscard]] constexpr int ladder_kind(Eigen::Index d) noexcept {
   for (int k = 0; k < 3; ++k)
@@ -214,6 +216,24 @@ template <class Packet>
   }
 }
 
+/// The sum of the lanes of p: Eigen's predux, except for 8 doubles in AVX-512, where Eigen
+/// ends with two horizontal additions (about 6 cycles each on the chain from one update to
+/// the next) and this halves twice and adds the last pair (about 19 cycles in all).
+template <class Packet>
+[[nodiscard]] inline auto lane_sum(const Packet& p) noexcept {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same_v<Packet, __m512d>) {
+    const __m256d h4 = _mm256_add_pd(_mm512_castpd512_pd256(p), _mm512_extractf64x4_pd(p, 1));
+    const __m128d h2 = _mm_add_pd(_mm256_castpd256_pd128(h4), _mm256_extractf128_pd(h4, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(h2, _mm_unpackhi_pd(h2, h2)));
+  } else {
+    return Eigen::internal::predux(p);
+  }
+#else
+  return Eigen::internal::predux(p);
+#endif
+}
+
 /// One pass over a symmetric Q in lower-block storage: when Downdate, first Q <- Q - v v'
 /// entry by entry (stored back), then g = Q x with the new entries (2 dp^2 FLOPs for the
 /// product). Each stored packet is loaded once and used twice, for the rows below the
@@ -286,7 +306,7 @@ inline Scalar lower_block_pass(Scalar* Q, Eigen::Index dp_run, const Scalar* v,
     pstoreu(g + a, gi);
     xg = fmadd(gi, ploadu<Packet>(x + a), xg);
   }
-  return predux(xg);
+  return lane_sum(xg);
 }
 
 /// g = Q x for a symmetric Q in lower-block storage (lower_block_pass without the downdate;
@@ -389,7 +409,7 @@ template <class Packet, class Scalar>
     pstoreu(out + i, t);
     sum = padd(fmadd(t, ploadu<Packet>(ind + i), sum), pcmp_lt_or_nan(t, tiny));
   }
-  const Scalar total = predux(sum);
+  const Scalar total = lane_sum(sum);
   return total > Scalar(0) && total < std::numeric_limits<Scalar>::infinity() ? total
                                                                                : Scalar(-1);
 }
