@@ -243,7 +243,7 @@ class rls {
                          x.squaredNorm() * trace_;
     if (!(xpx >= -slack) || !std::isfinite(xpx)) return refused();
     // s = lambda + max(x'P x, 0) (one rounding: fma(c, x'g, lambda)), and the scale of v,
-    // sqrt(c / s), as sqrt(c) ((1 / s) sqrt(s)): the division and the square root of s run
+    // sqrt(c / s), as (sqrt(c) (1 / s)) sqrt(s): the division and the square root of s run
     // side by side instead of one after the other (sqrt(c) is known from the start), which
     // takes about ten cycles off the chain from one update to the next, for two roundings
     // more in the scale of v (relative 2 eps, the size of rounding s itself). Where 1 / s
@@ -251,7 +251,7 @@ class rls {
     const Scalar s = std::max(detail::scalar_madd(c_, xg, lambda_), lambda_);
     Scalar scale;
     if (s < Scalar(1) / std::numeric_limits<Scalar>::min()) [[likely]]
-      scale = sqrt_c * ((Scalar(1) / s) * std::sqrt(s));
+      scale = (sqrt_c * (Scalar(1) / s)) * std::sqrt(s);
     else
       scale = std::sqrt(c_ / s);
     const Scalar gain = (y - w_.dot(x)) / s;
