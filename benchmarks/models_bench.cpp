@@ -218,6 +218,27 @@ void BM_Rls_update(benchmark::State& state) {
   if (!m.coefficients().allFinite()) state.SkipWithError("non-finite coefficients");
 }
 
+// Two independent models updated in turn, one update each per iteration (time per update
+// = the reported time / 2). Against BM_Rls_update it shows how much of one update's time is
+// the chain from one update to the next: independent chains overlap here.
+template <class S, int D>
+void BM_RlsPair_update(benchmark::State& state) {
+  auto a = livefit::rls<S, D>::make({0.99, 1e-2, 0, 0}, D).value();
+  auto b = a;
+  const input_pool<S, D> in(D);
+  unsigned i = 0;
+  for (auto _ : state) {
+    const auto sa = a.update(in.x[i % pool_size], in.y[i % pool_size]);
+    const auto sb = b.update(in.x[(i + 7) % pool_size], in.y[(i + 7) % pool_size]);
+    benchmark::DoNotOptimize(sa);
+    benchmark::DoNotOptimize(sb);
+    ++i;
+  }
+  state.SetItemsProcessed(2 * state.iterations());
+  if (!a.coefficients().allFinite() || !b.coefficients().allFinite())
+    state.SkipWithError("non-finite coefficients");
+}
+
 template <class S, int D>
 void BM_Rls_predict(benchmark::State& state) {
   const long d = D == Eigen::Dynamic ? static_cast<long>(state.range(0)) : D;
@@ -427,6 +448,9 @@ LIVEFIT_RLS_BENCH_SIZES(BM_Rls_predict, double);
 LIVEFIT_RLS_BENCH_SIZES(BM_Rls_predict, float);
 LIVEFIT_RLS_BENCH_SIZES(BM_Dot, double);
 LIVEFIT_RLS_BENCH_SIZES(BM_Dot, float);
+BENCHMARK_TEMPLATE(BM_RlsPair_update, double, 4);
+BENCHMARK_TEMPLATE(BM_RlsPair_update, double, 8);
+BENCHMARK_TEMPLATE(BM_RlsPair_update, double, 16);
 BENCHMARK_TEMPLATE(BM_Rls_update, double, Eigen::Dynamic)->RangeMultiplier(2)->Range(4, 64);
 BENCHMARK_TEMPLATE(BM_Rls_update, float, Eigen::Dynamic)->RangeMultiplier(2)->Range(4, 64);
 // Block and sequential rows of one size are registered next to each other, so they run close
