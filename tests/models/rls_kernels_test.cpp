@@ -11,6 +11,11 @@
 
 #include <Eigen/Core>
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define LIVEFIT_TEST_HAVE_MXCSR 1
+#endif
+
 #include "catch.hpp"
 #include "livefit/models/detail/kernels.hpp"
 
@@ -185,8 +190,56 @@ TEMPLATE_TEST_CASE("rls kernels: downdated_diagonal checks every entry", "[model
       CHECK(livefit::detail::downdated_diagonal<Packet>(q2.data(), ind.data(), dp, g2.data(),
                                                         S(0.5), v.data(), out.data()) == S(-1));
     }
+    // A negative entry (q_i = 1, v_i = 2) and an infinite one are refused; a positive
+    // subnormal entry is accepted (IEEE mode: it is > 0).
+    {
+      const auto k = static_cast<std::size_t>(d / 2);
+      auto g2 = g;
+      auto q2 = q;
+      q2[k] = S(1);
+      g2[k] = S(4);
+      CHECK(livefit::detail::downdated_diagonal<Packet>(q2.data(), ind.data(), dp, g2.data(),
+                                                        S(0.5), v.data(), out.data()) == S(-1));
+      q2 = q;
+      q2[k] = std::numeric_limits<S>::infinity();
+      CHECK(livefit::detail::downdated_diagonal<Packet>(q2.data(), ind.data(), dp, g.data(),
+                                                        S(0.5), v.data(), out.data()) == S(-1));
+      g2 = g;
+      q2 = q;
+      g2[k] = S(0);
+      q2[k] = std::numeric_limits<S>::denorm_min();
+      CHECK(livefit::detail::downdated_diagonal<Packet>(q2.data(), ind.data(), dp, g2.data(),
+                                                        S(0.5), v.data(), out.data()) > S(0));
+    }
     // A mutation check of the test itself: the unchanged input passes at r = 1/2 too.
     CHECK(livefit::detail::downdated_diagonal<Packet>(q.data(), ind.data(), dp, g.data(), S(0.5),
                                                       v.data(), out.data()) > S(0));
   });
 }
+
+#if defined(LIVEFIT_TEST_HAVE_MXCSR)
+// Programs built with -ffast-math (GCC's crtfastmath) run with denormals-are-zero and
+// flush-to-zero set for the whole process. The check must still refuse a diagonal entry that
+// would become exactly 0 (it compared against the smallest subnormal once, which reads as 0
+// in that mode, and let the zero through).
+TEMPLATE_TEST_CASE("rls kernels: the diagonal check holds with denormals treated as zero",
+                   "[models][rls]", float, double) {
+  using S = TestType;
+  const unsigned saved = _mm_getcsr();
+  _mm_setcsr(saved | 0x8040u);  // FTZ (bit 15) and DAZ (bit 6)
+  int refused = 0, rungs = 0;
+  for_each_rung<S>([&]<class Packet>() {
+    constexpr Eigen::Index n = livefit::detail::lanes<Packet>;
+    const Eigen::Index dp = 2 * n;
+    aligned_vector<S> q(static_cast<std::size_t>(dp), S(3)), ind(q.size(), S(1));
+    aligned_vector<S> g(q.size(), S(1)), v(q.size()), out(q.size());
+    q.back() = S(1);
+    g.back() = S(2);  // v = 1 at r = 1/2: the last entry becomes 1 - 1 = 0
+    ++rungs;
+    refused += livefit::detail::downdated_diagonal<Packet>(q.data(), ind.data(), dp, g.data(),
+                                                           S(0.5), v.data(), out.data()) == S(-1);
+  });
+  _mm_setcsr(saved);
+  CHECK(refused == rungs);
+}
+#endif

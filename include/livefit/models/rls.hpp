@@ -242,18 +242,8 @@ class rls {
     const Scalar slack = static_cast<Scalar>(2 * d) * std::numeric_limits<Scalar>::epsilon() *
                          x.squaredNorm() * trace_;
     if (!(xpx >= -slack) || !std::isfinite(xpx)) return refused();
-    // s = lambda + max(x'P x, 0) (one rounding: fma(c, x'g, lambda)), and the scale of v,
-    // sqrt(c / s), as (sqrt(c) (1 / s)) sqrt(s): the division and the square root of s run
-    // side by side instead of one after the other (sqrt(c) is known from the start), which
-    // takes about ten cycles off the chain from one update to the next, for two roundings
-    // more in the scale of v (relative 2 eps, the size of rounding s itself). Where 1 / s
-    // would be subnormal (s > 1 / min, only for enormous inputs) it is sqrt(c / s) as before.
-    const Scalar s = std::max(detail::scalar_madd(c_, xg, lambda_), lambda_);
-    Scalar scale;
-    if (s < Scalar(1) / std::numeric_limits<Scalar>::min()) [[likely]]
-      scale = (sqrt_c * (Scalar(1) / s)) * std::sqrt(s);
-    else
-      scale = std::sqrt(c_ / s);
+    const Scalar s = denominator(c_, xg);
+    const Scalar scale = step_scale(c_, sqrt_c, s);
     const Scalar gain = (y - w_.dot(x)) / s;
     // Candidate coefficients go to scratch first: nothing is committed before every check.
     wk_ = w_ + (gain * c_) * g;
@@ -570,17 +560,18 @@ class rls {
       auto g = G_.col(m);
       const auto xm = Xt_.col(m);
       for (Eigen::Index l = 0; l < m; ++l) g -= G_.col(l) * G_.col(l).dot(xm);
-      const Scalar xpx = cc * xm.dot(g);
+      const Scalar xg = xm.dot(g);
+      const Scalar xpx = cc * xg;
       const Scalar slack = static_cast<Scalar>(2 * d) *
                            std::numeric_limits<Scalar>::epsilon() * xm.squaredNorm() * tr;
       if (!(xpx >= -slack) || !std::isfinite(xpx)) return status::numerical_failure;
-      const Scalar s = lambda_ + std::max(xpx, Scalar(0));
+      const Scalar s = denominator(cc, xg);
       const Scalar gain = (y(m) - wk_.dot(xm.head(d))) / s;
       wk_ += (gain * cc) * g.head(d);
       // v_m = g sqrt(cc / s), in place.
       const Scalar pre_q = detail::downdated_diagonal_on<fixed_kind>(
-          kind_, db_.data(), ind_.data(), dp, g.data(), std::sqrt(cc / s), g.data(),
-          dn_.data());
+          kind_, db_.data(), ind_.data(), dp, g.data(), step_scale(cc, std::sqrt(cc), s),
+          g.data(), dn_.data());
       if (!(pre_q > Scalar(0))) return status::numerical_failure;
       const Scalar pre = cc * pre_q;
       const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
@@ -600,6 +591,24 @@ class rls {
     c = cc;
     if (!(c < fold_at && c > Scalar(1) / fold_at)) fold_scale(Q, c);
     return status::ok;
+  }
+
+  // s = lambda + max(x'P x, 0) with x'P x = c x'g, as fma(c, x'g, lambda) clamped at
+  // lambda (one rounding where the multiply-add is fused, two otherwise).
+  Scalar denominator(Scalar c, Scalar xg) const noexcept {
+    return std::max(detail::scalar_madd(c, xg, lambda_), lambda_);
+  }
+
+  // The scale sqrt(c / s) of the rank-1 step v = g sqrt(c / s), as (sqrt(c) (1 / s)) sqrt(s):
+  // the division and the square root of s run side by side instead of one after the other
+  // (sqrt(c) is ready before s), about ten cycles off the chain from one update to the
+  // next. Five rounded operations instead of two: measured worst error 2 eps against 0.74
+  // eps for sqrt(c / s) over random (c, s), the size of rounding s itself. Where 1 / s would
+  // be subnormal (s > 1 / min, only for enormous inputs) it is sqrt(c / s).
+  static Scalar step_scale(Scalar c, Scalar sqrt_c, Scalar s) noexcept {
+    if (s < Scalar(1) / std::numeric_limits<Scalar>::min()) [[likely]]
+      return (sqrt_c * (Scalar(1) / s)) * std::sqrt(s);
+    return std::sqrt(c / s);
   }
 
   // An update refused after its pass over Q: that pass applied the pending step (none is

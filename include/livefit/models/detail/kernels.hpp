@@ -399,15 +399,18 @@ template <class Packet, class Scalar>
   using namespace Eigen::internal;
   constexpr Eigen::Index n = lanes<Packet>;
   const Packet rr = pset1<Packet>(r);
-  // t > 0 fails exactly when t < the smallest subnormal, or t is NaN.
-  const Packet tiny = pset1<Packet>(std::numeric_limits<Scalar>::denorm_min());
-  Packet sum = pset1<Packet>(Scalar(0));
+  // t > 0 fails when t <= 0, caught by the compare (a comparison with zero, so it holds
+  // with denormals treated as zero too: a subnormal t is then refused, never a zero one),
+  // or when t is NaN, caught by the sum (a NaN term, even times the 0 of the padding,
+  // makes it NaN).
+  const Packet zero = pset1<Packet>(Scalar(0));
+  Packet sum = zero;
   for (Eigen::Index i = 0; i < dp; i += n) {
     const Packet vi = pmul(ploadu<Packet>(g + i), rr);
     pstoreu(v + i, vi);
     const Packet t = fmadd(vi, pnegate(vi), ploadu<Packet>(q + i));
     pstoreu(out + i, t);
-    sum = padd(fmadd(t, ploadu<Packet>(ind + i), sum), pcmp_lt_or_nan(t, tiny));
+    sum = padd(fmadd(t, ploadu<Packet>(ind + i), sum), pcmp_le(t, zero));
   }
   const Scalar total = lane_sum(sum);
   return total > Scalar(0) && total < std::numeric_limits<Scalar>::infinity() ? total
