@@ -179,6 +179,11 @@ TEMPLATE_TEST_CASE("rls kernels: downdated_diagonal checks every entry", "[model
       if (i < d) ref += out[k];
     }
     CHECK(std::fabs(tr - ref) <= static_cast<long double>(dp) * eps_of<S>() * ref);
+    // The trace (or -1) at r = 1/2 for a changed diagonal q2 and g2.
+    const auto trace_at_half = [&](const aligned_vector<S>& q2, const aligned_vector<S>& g2) {
+      return livefit::detail::downdated_diagonal<Packet>(q2.data(), ind.data(), dp, g2.data(),
+                                                         S(0.5), v.data(), out.data());
+    };
     // One entry driven to exactly 0 (q_i = 1, g_i = 2, r = 1/2: v_i = 1 exactly), in the
     // last real lane, then a NaN in the first: both refused.
     for (const Eigen::Index bad : {d - 1, Eigen::Index(0)}) {
@@ -187,8 +192,7 @@ TEMPLATE_TEST_CASE("rls kernels: downdated_diagonal checks every entry", "[model
       const auto k = static_cast<std::size_t>(bad);
       q2[k] = S(1);
       g2[k] = bad == 0 ? std::numeric_limits<S>::quiet_NaN() : S(2);
-      CHECK(livefit::detail::downdated_diagonal<Packet>(q2.data(), ind.data(), dp, g2.data(),
-                                                        S(0.5), v.data(), out.data()) == S(-1));
+      CHECK(trace_at_half(q2, g2) == S(-1));
     }
     // A negative entry (q_i = 1, v_i = 2) and an infinite one are refused; a positive
     // subnormal entry is accepted (IEEE mode: it is > 0).
@@ -198,22 +202,18 @@ TEMPLATE_TEST_CASE("rls kernels: downdated_diagonal checks every entry", "[model
       auto q2 = q;
       q2[k] = S(1);
       g2[k] = S(4);
-      CHECK(livefit::detail::downdated_diagonal<Packet>(q2.data(), ind.data(), dp, g2.data(),
-                                                        S(0.5), v.data(), out.data()) == S(-1));
+      CHECK(trace_at_half(q2, g2) == S(-1));
       q2 = q;
       q2[k] = std::numeric_limits<S>::infinity();
-      CHECK(livefit::detail::downdated_diagonal<Packet>(q2.data(), ind.data(), dp, g.data(),
-                                                        S(0.5), v.data(), out.data()) == S(-1));
+      CHECK(trace_at_half(q2, g) == S(-1));
       g2 = g;
       q2 = q;
       g2[k] = S(0);
       q2[k] = std::numeric_limits<S>::denorm_min();
-      CHECK(livefit::detail::downdated_diagonal<Packet>(q2.data(), ind.data(), dp, g2.data(),
-                                                        S(0.5), v.data(), out.data()) > S(0));
+      CHECK(trace_at_half(q2, g2) > S(0));
     }
     // A mutation check of the test itself: the unchanged input passes at r = 1/2 too.
-    CHECK(livefit::detail::downdated_diagonal<Packet>(q.data(), ind.data(), dp, g.data(), S(0.5),
-                                                      v.data(), out.data()) > S(0));
+    CHECK(trace_at_half(q, g) > S(0));
   });
 }
 

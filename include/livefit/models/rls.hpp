@@ -233,11 +233,11 @@ class rls {
                                                                        Q_.rows(), xp, g_.data());
     pending_ = false;  // v_ is rewritten on commit and zeroed by refused()
     const Eigen::Map<const vector_type> g(g_.data(), d);
+    const Scalar sqrt_c = std::sqrt(c_);  // off the chain: c is known before the pass ends
     // x'P x >= 0 in exact arithmetic. Its rounding error is at most about d eps |x|^2
     // trace(P) (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 3.5),
     // so a value below minus that bound means P is no longer positive definite along x
     // (refused), and a smaller negative value is rounding, taken as 0.
-    const Scalar sqrt_c = std::sqrt(c_);  // off the chain: c is known before the pass ends
     const Scalar xpx = c_ * xg;
     const Scalar slack = static_cast<Scalar>(2 * d) * std::numeric_limits<Scalar>::epsilon() *
                          x.squaredNorm() * trace_;

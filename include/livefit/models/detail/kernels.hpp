@@ -1,6 +1,6 @@
 // Kernels of the RLS covariance updates on lower-block storage (Q x, the rank-1 and rank-k
 // downdates, the check of the new diagonal), written on Eigen's packet primitives for every
-// packet width, and a small in-place Cholesky factorisation.
+// packet width.
 #ifndef LIVEFIT_MODELS_DETAIL_KERNELS_HPP
 #define LIVEFIT_MODELS_DETAIL_KERNELS_HPP
 
@@ -253,10 +253,11 @@ inline Scalar lower_block_pass(Scalar* Q, Eigen::Index dp_run, const Scalar* v,
   constexpr int n = static_cast<int>(lanes<Packet>);
   const Packet zero = pset1<Packet>(Scalar(0));
   // The stored packet (column a + c, rows r..r+n) of the pass: downdated (entry (i, j) to
-  // fma(v_i, -v_j, Q_ij)) and stored back when Downdate.
-  const auto entry = [&](Scalar* at, const Packet& vr, const Packet& bvc) {
+  // fma(-v_i, v_j, Q_ij), with nvr = -v_r and bvc the broadcast v_c) and stored back when
+  // Downdate.
+  const auto entry = [&](Scalar* at, const Packet& nvr, const Packet& bvc) {
     if constexpr (Downdate) {
-      const Packet q = fmadd(vr, bvc, ploadu<Packet>(at));
+      const Packet q = fmadd(nvr, bvc, ploadu<Packet>(at));
       pstoreu(at, q);
       return q;
     } else {
@@ -274,9 +275,9 @@ inline Scalar lower_block_pass(Scalar* Q, Eigen::Index dp_run, const Scalar* v,
     // The diagonal block, stored in full: four partial sums.
     Packet p[4] = {zero, zero, zero, zero};
     {
-      const Packet va = Downdate ? pnegate(ploadu<Packet>(v + a)) : zero;
+      const Packet nva = Downdate ? pnegate(ploadu<Packet>(v + a)) : zero;
       [&]<int... c>(std::integer_sequence<int, c...>) {
-        ((p[c % 4] = fmadd(entry(blk + c * dp + a, va, bv[c]), bx[c], p[c % 4])), ...);
+        ((p[c % 4] = fmadd(entry(blk + c * dp + a, nva, bv[c]), bx[c], p[c % 4])), ...);
       }(std::make_integer_sequence<int, n>{});
     }
     Packet gi = padd(padd(p[0], p[1]), padd(p[2], p[3]));
@@ -284,12 +285,12 @@ inline Scalar lower_block_pass(Scalar* Q, Eigen::Index dp_run, const Scalar* v,
       Packet t[static_cast<std::size_t>(n)];
       for (int c = 0; c < n; ++c) t[c] = zero;
       for (Eigen::Index r = a + n; r < dp; r += n) {
-        const Packet vr = Downdate ? pnegate(ploadu<Packet>(v + r)) : zero;
+        const Packet nvr = Downdate ? pnegate(ploadu<Packet>(v + r)) : zero;
         const Packet xr = ploadu<Packet>(x + r);
         Packet s0 = zero, s1 = zero;
         [&]<int... c>(std::integer_sequence<int, c...>) {
           (([&] {
-             const Packet q = entry(blk + c * dp + r, vr, bv[c]);
+             const Packet q = entry(blk + c * dp + r, nvr, bv[c]);
              ((c % 2 == 0) ? s0 : s1) = fmadd(q, bx[c], (c % 2 == 0) ? s0 : s1);
              t[c] = fmadd(q, xr, t[c]);
            }()),
@@ -319,8 +320,7 @@ inline Scalar lower_block_matvec(const Scalar* Q, Eigen::Index dp, const Scalar*
 
 /// Q <- Q - v v', then g = Q x with the new Q, in one pass (lower_block_pass): bit-identical
 /// to lower_block_rank_downdate(Q, dp, v, dp, 1) followed by lower_block_matvec(Q, dp, x, g),
-/// at one
-/// load of Q instead of two and with the stores overlapping the product. Returns x'g.
+/// at one load of Q instead of two and with the stores overlapping the product. Returns x'g.
 /// No allocation.
 template <class Packet, Eigen::Index FixedDp = 0, class Scalar>
 inline Scalar lower_block_downdate_matvec(Scalar* Q, Eigen::Index dp, const Scalar* v,
@@ -431,29 +431,6 @@ template <int FixedKind, class Scalar>
 #pragma GCC diagnostic pop
 #endif
 
-/// In-place Cholesky factorisation S = L L' of a small symmetric matrix, reading and writing
-/// the lower triangle only (the strict upper triangle is left as it was). No allocation.
-/// @return false when a pivot is not > 0 or not finite (S not numerically positive definite).
-template <class Block>
-[[nodiscard]] bool cholesky_in_place(Block&& S) noexcept {
-  using scalar = typename std::decay_t<Block>::Scalar;
-  const Eigen::Index k = S.rows();
-  for (Eigen::Index j = 0; j < k; ++j) {
-    scalar djj = S(j, j);
-    for (Eigen::Index c = 0; c < j; ++c) djj -= S(j, c) * S(j, c);
-    if (!(djj > scalar(0)) || !std::isfinite(djj)) return false;
-    const scalar ljj = std::sqrt(djj);
-    S(j, j) = ljj;
-    for (Eigen::Index i = j + 1; i < k; ++i) {
-      scalar v = S(i, j);
-      for (Eigen::Index c = 0; c < j; ++c) v -= S(i, c) * S(j, c);
-      S(i, j) = v / ljj;
-    }
-  }
-  return true;
-}
-
 }  // namespace livefit::detail
-
 
 #endif  // LIVEFIT_MODELS_DETAIL_KERNELS_HPP
