@@ -1,6 +1,7 @@
 // Tests of the packet kernels under livefit::rls (include/livefit/models/detail/kernels.hpp),
 // on every packet width Eigen offers in the build (the x86 builds take a different lane-sum
 // code path per width), against scalar references in long double.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -243,3 +244,111 @@ TEMPLATE_TEST_CASE("rls kernels: the diagonal check holds with denormals treated
   CHECK(refused == rungs);
 }
 #endif
+
+// The rank-k downdate in tiles of up to three row blocks: every stored entry must be its own
+// chain fma(-H_im, H_jm, ...) in m order, bit for bit (the staged diagonal of update_block is
+// checked on those exact values), for dimensions that leave 0, 1 and 2 row blocks after the
+// last whole tile, with a column stride larger than dp; blocks above the diagonal untouched.
+TEMPLATE_TEST_CASE("rls kernels: the rank-k downdate gives every entry its chain",
+                   "[models][rls]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(37);
+  for_each_rung<S>([&]<class Packet>() {
+    constexpr Eigen::Index n = livefit::detail::lanes<Packet>;
+    for (const Eigen::Index d : {Eigen::Index(1), n, 2 * n + 1, 3 * n, 5 * n - 1, 7 * n})
+      for (const Eigen::Index k : {1, 3, 8}) {
+        INFO("lanes " << n << ", d = " << d << ", k = " << k);
+        sym_case<S> q(d, n, rng);
+        const Eigen::Index ldh = q.dp + n;
+        aligned_vector<S> H(static_cast<std::size_t>(ldh * k), S(0));
+        for (Eigen::Index m = 0; m < k; ++m) {
+          const auto col = random_vector<S>(d, q.dp, 0.5, rng);
+          std::copy(col.begin(), col.end(), H.begin() + m * ldh);
+        }
+        aligned_vector<S> out = q.stored;
+        livefit::detail::lower_block_rank_downdate<Packet>(out.data(), q.dp, H.data(), ldh, k);
+        long mismatches = 0;
+        for (Eigen::Index j = 0; j < q.dp; ++j)
+          for (Eigen::Index i = 0; i < q.dp; ++i) {
+            const auto at = static_cast<std::size_t>(i + j * q.dp);
+            S want = q.stored[at];
+            if (i >= j / n * n)
+              for (Eigen::Index m = 0; m < k; ++m)
+                want = livefit::detail::fnms(want, H[static_cast<std::size_t>(i + m * ldh)],
+                                             H[static_cast<std::size_t>(j + m * ldh)]);
+            mismatches += std::memcmp(&want, &out[at], sizeof(S)) != 0;
+          }
+        CHECK(mismatches == 0);
+      }
+  });
+}
+
+// G = Q X with the samples side by side (lower_block_sample_product, through the run-time
+// rung choice of rls), its transpose to columns (sample_columns: exact copies, columns from
+// k on untouched) and the sample cross products X G' (sample_cross). References in long
+// double on the stored values; tolerances 2 dp eps times the sum of magnitudes (sums of dp
+// products, any order).
+TEMPLATE_TEST_CASE("rls kernels: the sample-major product, transpose and cross products",
+                   "[models][rls]", float, double) {
+  using S = TestType;
+  using livefit::detail::sample_group;
+  constexpr auto W = static_cast<std::size_t>(sample_group);
+  std::mt19937_64 rng(41);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  [&]<int... kind>(std::integer_sequence<int, kind...>) {
+    (([&] {
+       const Eigen::Index n = ladder_lanes<S>(kind);
+       for (const Eigen::Index d : {Eigen::Index(1), n, 2 * n + 1, 4 * n - 1})
+         for (const Eigen::Index k : {1, 3, 8}) {
+           INFO("rung " << kind << " (lanes " << n << "), d = " << d << ", k = " << k);
+           sym_case<S> q(d, n, rng);
+           const auto dp = static_cast<std::size_t>(q.dp);
+           aligned_vector<S> X(dp * W, S(0)), G(dp * W, S(7));
+           for (std::size_t i = 0; i < static_cast<std::size_t>(d); ++i)
+             for (std::size_t m = 0; m < static_cast<std::size_t>(k); ++m)
+               X[i * W + m] = static_cast<S>(u(rng));
+           livefit::detail::lower_block_sample_product_on<-1>(kind, q.stored.data(), q.dp,
+                                                              X.data(), G.data(), k);
+           const auto tol = static_cast<long double>(2 * q.dp) * eps_of<S>();
+           for (std::size_t i = 0; i < dp; ++i)
+             for (std::size_t m = 0; m < static_cast<std::size_t>(k); ++m) {
+               long double ref = 0, mag = 0;
+               for (std::size_t j = 0; j < dp; ++j) {
+                 const long double p = q.full(static_cast<Eigen::Index>(i),
+                                              static_cast<Eigen::Index>(j)) *
+                                       static_cast<long double>(X[j * W + m]);
+                 ref += p;
+                 mag += std::fabs(p);
+               }
+               CHECK(std::fabs(G[i * W + m] - ref) <= tol * mag);
+             }
+           // Transpose into columns of stride dp + 1, with a sentinel beyond column k.
+           const std::size_t ld = dp + 1;
+           aligned_vector<S> cols(ld * (W + 1), S(-3));
+           livefit::detail::sample_columns(G.data(), q.dp, k, cols.data(),
+                                           static_cast<Eigen::Index>(ld));
+           long wrong = 0;
+           for (std::size_t m = 0; m <= W; ++m)
+             for (std::size_t i = 0; i < ld; ++i) {
+               const S want = m < static_cast<std::size_t>(k) && i < dp ? G[i * W + m] : S(-3);
+               wrong += std::memcmp(&want, &cols[i + m * ld], sizeof(S)) != 0;
+             }
+           CHECK(wrong == 0);
+           // Cross products of the k samples: A[l W + m] = x_m'g_l.
+           alignas(64) S A[W * W];
+           livefit::detail::sample_cross(X.data(), G.data(), q.dp, A);
+           for (std::size_t l = 0; l < static_cast<std::size_t>(k); ++l)
+             for (std::size_t m = 0; m < static_cast<std::size_t>(k); ++m) {
+               long double ref = 0, mag = 0;
+               for (std::size_t i = 0; i < dp; ++i) {
+                 const long double p = static_cast<long double>(X[i * W + m]) * G[i * W + l];
+                 ref += p;
+                 mag += std::fabs(p);
+               }
+               CHECK(std::fabs(A[l * W + m] - ref) <= tol * mag);
+             }
+         }
+     }()),
+     ...);
+  }(std::make_integer_sequence<int, 4>{});
+}

@@ -140,6 +140,9 @@ class rls {
   using padded_vector = Eigen::Matrix<Scalar, Dp, 1>;
   using padded_matrix = Eigen::Matrix<Scalar, Dp, Dp>;
   using padded_block = Eigen::Matrix<Scalar, Dp, Eigen::Dynamic>;
+  // Up to sample_group rows of a chunk of update_block, feature by feature (the column of
+  // feature i holds its value in each row).
+  using sample_block = Eigen::Matrix<Scalar, detail::sample_group, Dp>;
 
   // covariance(): entry (i, j) of c Q from the stored lower part, with the pending rank-1
   // downdate applied exactly as the kernels apply it (v is zero when none is pending).
@@ -281,19 +284,22 @@ class rls {
   }
 
   /// Folds k samples in at once (the rows of X, targets y), with the same result as k
-  /// sequential updates up to rounding. In chunks of c rows: the products Q x_m for all rows
-  /// of the chunk first (independent passes over Q, no chain between them), then the
-  /// recurrences of update() row by row, with g_m = Q_m-1 x_m obtained as Q x_m less the
-  /// corrections sum_{l<m} v_l (v_l' x_m) of the steps before (O(d m)), each step with the
-  /// same checks and the same scale and trace-bound decisions as update(); finally one
-  /// rank-c pass over the stored triangle applies the c downdates (each entry loaded and
-  /// stored once per chunk instead of once per row), with the chain of fused operations the
-  /// staged diagonal was checked with. FLOPs: about 3 d^2 k + 2 d k c.
+  /// sequential updates up to rounding. In chunks of c <= 8 rows: G = Q X' for the whole
+  /// chunk in one pass over the stored triangle, with the c samples side by side in packets
+  /// (each stored entry broadcast once and used for both triangles, no lane sums); then the
+  /// recurrences of update() row by row, with g_m = Q_m-1 x_m obtained as G_m less the
+  /// corrections sum_{l<m} v_l (v_l' x_m) of the steps before, each step with the same
+  /// checks and the same scale and trace-bound decisions as update(); finally one rank-c
+  /// pass over the stored triangle applies the c downdates (each entry loaded and stored
+  /// once per chunk instead of once per row), with the chain of fused operations the staged
+  /// diagonal was checked with. When the trace bound cannot act within the chunk (its scale
+  /// times trace(Q) stays below the bound for c rows, the usual case), the row recurrences
+  /// run on the c x c products X Q X' (scalars) and the vectors follow off that chain.
+  /// FLOPs: about 3 d^2 k + O(d k c), as k updates.
   ///
-  /// LIMITATION: measured on an AVX-512 machine (benchmarks/models_bench.cpp, BM_RlsBlock vs
-  /// BM_RlsSeq) this is not yet faster than k calls of update() for d <= 64: the c separate
-  /// Q x passes, the corrections and the per-row scalar steps cost more than the rank-c pass
-  /// saves. Use it for its all-or-nothing semantics, not for speed.
+  /// LIMITATION: on an AVX-512 machine (benchmarks/models_bench.cpp, BM_RlsBlock vs
+  /// BM_RlsSeq, see docs/performance.md) this is not faster than k calls of update() for
+  /// d <= 64. Use it for its all-or-nothing semantics, not for speed.
   ///
   /// Chunking: within a chunk g_m carries rounding error relative to Q at the chunk's start,
   /// so chunks are cut where the scale of P has grown 16-fold: lambda^(c-1) >= 1/16, and
@@ -321,7 +327,7 @@ class rls {
       const status st = block_chunk(Q_, c_, w_, X, y);
       if (st != status::ok) return st;
     } else {
-      Qb_ = Q_;
+      copy_lower_blocks(Q_, Qb_);
       Scalar cb = c_;
       wb_ = w_;
       for (Eigen::Index r = 0; r < k; r += c) {
@@ -329,7 +335,11 @@ class rls {
         const status st = block_chunk(Qb_, cb, wb_, X.middleRows(r, m), y.segment(r, m));
         if (st != status::ok) return st;
       }
-      Q_.swap(Qb_);  // O(1) for dynamic sizes, a copy for fixed ones
+      // Both keep zero upper blocks, so swapping them is a commit (O(1) for dynamic sizes).
+      if constexpr (D == Eigen::Dynamic)
+        Q_.swap(Qb_);
+      else
+        copy_lower_blocks(Qb_, Q_);
       c_ = cb;
       w_ = wb_;
     }
@@ -521,6 +531,8 @@ class rls {
                                detail::padded_dim<Scalar>(dim, kind_))),
         Xt_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_), opt.max_block)),
         G_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_), opt.max_block)),
+        Xs_(sample_block::Zero(detail::sample_group, staged_rows(opt, dim, kind_))),
+        Gs_(sample_block::Zero(detail::sample_group, staged_rows(opt, dim, kind_))),
         db_(padded_vector::Ones(detail::padded_dim<Scalar>(dim, kind_))),
         Qb_(padded_matrix::Zero(staged_rows(opt, dim, kind_), staged_rows(opt, dim, kind_))),
         wb_(vector_type::Zero(dim)) {
@@ -547,12 +559,16 @@ class rls {
     const Eigen::Index k = X.rows();
     const Eigen::Index d = dim();
     const Eigen::Index dp = Q.rows();
-    // The rows of X as padded columns, then G = Q X' column by column.
-    Xt_.topLeftCorner(d, k) = X.transpose();
-    for (Eigen::Index m = 0; m < k; ++m)
-      static_cast<void>(detail::lower_block_matvec_on<fixed_kind, fixed_dp>(
-          kind_, Q.data(), dp, Xt_.col(m).data(), G_.col(m).data()));
+    // G = Q X' in one pass over Q with the samples side by side in packets (Xs_, Gs_:
+    // feature-major), then both transposed to padded columns (Xt_, G_).
+    Xs_.topLeftCorner(k, d) = X;
+    detail::lower_block_sample_product_on<fixed_kind>(kind_, Q.data(), dp, Xs_.data(),
+                                                      Gs_.data(), k);
+    detail::sample_columns(Xs_.data(), dp, k, Xt_.data(), Xt_.rows());
+    detail::sample_columns(Gs_.data(), dp, k, G_.data(), G_.rows());
     load_diagonal(Q, db_);
+    if (const Scalar tq = idle_trace(c, k, dp); tq > Scalar(0))
+      return block_chunk_idle(Q, c, w, y, k, tq);
     Scalar cc = c;
     Scalar tr = c * db_.head(d).sum();
     wk_ = w;
@@ -582,12 +598,95 @@ class rls {
       tr = cc * pre_q;
       db_.swap(dn_);
     }
-    // A non-finite candidate stays non-finite through the later steps.
+    return commit_chunk(Q, c, w, k, cc);
+  }
+
+  // trace(Q) summed as downdated_diagonal sums it (db_ holds the diagonal of Q), when the
+  // trace bound cannot act on any of the next k rows, else -1. Each row's step lowers every
+  // diagonal entry of Q (t - v_i^2 rounds to at most t), so the sum it checks is at most
+  // this one (same order, monotone rounding) and its scale is c lambda^-m: when
+  // (c lambda^-m trace(Q)) / lambda <= max_trace for every m < k, update() would take
+  // f = 1 / lambda on every row, the trace bound never acting. (db_ stays, dn_ and g_ are
+  // overwritten.)
+  Scalar idle_trace(Scalar c, Eigen::Index k, Eigen::Index dp) noexcept {
+    g_.setZero();
+    const Scalar tq = detail::downdated_diagonal_on<fixed_kind>(
+        kind_, db_.data(), ind_.data(), dp, g_.data(), Scalar(0), g_.data(), dn_.data());
+    if (!(tq > Scalar(0))) return Scalar(-1);
+    Scalar cc = c;
+    for (Eigen::Index m = 0; m < k; ++m) {
+      if (!((cc * tq) * inv_lambda_ <= max_trace_)) return Scalar(-1);
+      cc = cc * inv_lambda_;
+    }
+    return std::isfinite(cc) ? tq : Scalar(-1);
+  }
+
+  // A chunk of update_block when the trace bound cannot act (idle_trace): every row takes
+  // f = 1 / lambda, so the scale of row m is known beforehand and the recurrences between
+  // the rows reduce to k x k scalars. With A = X Q X' (A_ml = x_m'G_l, G = Q X') and
+  // u_jm = v_j'x_m, row m needs
+  //   x_m'g_m = A_mm - sum_{j<m} u_jm^2,   g_l'x_m = A_ml - sum_{j<l} u_jl u_jm,
+  //   w_m-1'x_m = w'x_m + sum_{l<m} (gain_l c_l) g_l'x_m,
+  // and u_ml = r_m g_m'x_l with r_m = sqrt(c_m / s_m): O(k^3) scalar operations on the
+  // chain instead of O(d k) vector ones. The vectors g_m = G_m - sum_{l<m} v_l u_lm,
+  // v_m = r_m g_m, the coefficients and the checked diagonals (downdated_diagonal, row by
+  // row, as update() checks them) follow off the chain. Same formulas as the general loop
+  // below; the scalars x'g and w'x are summed in another order (rounding only). The check
+  // of x'P x >= -slack uses c_m trace(Q) for trace(P), its upper bound.
+  template <class DY>
+  status block_chunk_idle(padded_matrix& Q, Scalar& c, vector_type& w,
+                          const Eigen::MatrixBase<DY>& y, Eigen::Index k, Scalar tq) noexcept {
+    constexpr Eigen::Index W = detail::sample_group;
+    const Eigen::Index d = dim();
+    const Eigen::Index dp = Q.rows();
+    alignas(64) Scalar A[W * W];  // A[l W + m] = x_m'G_l
+    detail::sample_cross(Xs_.data(), Gs_.data(), dp, A);
+    Scalar u[W][W], h[W][W], r[W], kg[W];
+    Scalar cc = c;
+    for (Eigen::Index m = 0; m < k; ++m) {
+      const auto xm = Xt_.col(m);
+      Scalar xg = A[m * W + m];
+      for (Eigen::Index j = 0; j < m; ++j) xg -= u[j][m] * u[j][m];
+      const Scalar xpx = cc * xg;
+      const Scalar slack = static_cast<Scalar>(2 * d) *
+                           std::numeric_limits<Scalar>::epsilon() * xm.squaredNorm() * cc * tq;
+      if (!(xpx >= -slack) || !std::isfinite(xpx)) return status::numerical_failure;
+      const Scalar s = denominator(cc, xg);
+      r[m] = step_scale(cc, std::sqrt(cc), s);
+      Scalar pred = w.dot(xm.head(d));
+      for (Eigen::Index l = 0; l < m; ++l) pred += kg[l] * h[l][m];
+      kg[m] = ((y(m) - pred) / s) * cc;
+      for (Eigen::Index l = m + 1; l < k; ++l) {
+        Scalar gx = A[m * W + l];
+        for (Eigen::Index j = 0; j < m; ++j) gx -= u[j][m] * u[j][l];
+        h[m][l] = gx;
+        u[m][l] = r[m] * gx;
+      }
+      cc = cc * inv_lambda_;
+    }
+    wk_ = w;
+    for (Eigen::Index m = 0; m < k; ++m) {
+      auto g = G_.col(m);
+      for (Eigen::Index l = 0; l < m; ++l) g -= G_.col(l) * u[l][m];
+      wk_ += kg[m] * g.head(d);
+      // v_m = g_m r_m, in place, and the diagonal after the step, checked.
+      const Scalar pre_q = detail::downdated_diagonal_on<fixed_kind>(
+          kind_, db_.data(), ind_.data(), dp, g.data(), r[m], g.data(), dn_.data());
+      if (!(pre_q > Scalar(0))) return status::numerical_failure;
+      db_.swap(dn_);
+    }
+    return commit_chunk(Q, c, w, k, cc);
+  }
+
+  // The end of a chunk: refused when the candidate coefficients wk_ are not finite (a
+  // non-finite one stays so through the later rows), else w = wk_, the stored triangle gets
+  // Q - sum v_m v_m' (the k columns of G_) in one pass, and c the new scale.
+  status commit_chunk(padded_matrix& Q, Scalar& c, vector_type& w, Eigen::Index k,
+                      Scalar cc) noexcept {
     if (!detail::all_finite(wk_)) return status::numerical_failure;
-    // Commit: the stored triangle gets Q - sum v_m v_m' in one pass.
     w = wk_;
-    detail::lower_block_rank_downdate_on<fixed_kind>(kind_, Q.data(), dp, G_.data(), G_.rows(),
-                                                     k);
+    detail::lower_block_rank_downdate_on<fixed_kind>(kind_, Q.data(), Q.rows(), G_.data(),
+                                                     G_.rows(), k);
     c = cc;
     if (!(c < fold_at && c > Scalar(1) / fold_at)) fold_scale(Q, c);
     return status::ok;
@@ -635,6 +734,17 @@ class rls {
     pending_ = false;
   }
 
+  // Copies the stored part of `from` (the lower block triangle) into `to`; the upper blocks
+  // of `to` are left as they are (zero, see clear_upper_blocks).
+  void copy_lower_blocks(const padded_matrix& from, padded_matrix& to) const noexcept {
+    const Eigen::Index n = detail::ladder_lanes<Scalar>(kind_);
+    const Eigen::Index dp = from.rows();
+    for (Eigen::Index j = 0; j < dp; ++j) {
+      const Eigen::Index top = j / n * n;
+      to.col(j).segment(top, dp - top) = from.col(j).segment(top, dp - top);
+    }
+  }
+
   // Zeroes the blocks above the diagonal blocks, which the kernels never read or update,
   // after a full symmetric matrix was copied in: left there, fold_scale would multiply them
   // by 2^16 or 2^32 at every fold until they overflowed (raising FE_OVERFLOW each time).
@@ -669,7 +779,7 @@ class rls {
   // correction costs O(d m) at step m, O(d c^2) per chunk; the scale is folded at the
   // chunk's end.
   static Eigen::Index chunk_rows(double lambda) noexcept {
-    constexpr Eigen::Index most = 8;
+    constexpr Eigen::Index most = detail::sample_group;
     if (lambda >= 1.0) return most;
     const double c = 1.0 + std::floor(std::log(1.0 / 16.0) / std::log(lambda));
     return c >= static_cast<double>(most)
@@ -703,6 +813,8 @@ class rls {
   Scalar c_{1};     // the scale of P = c_ Q_, kept in (1 / fold_at, fold_at)
   padded_block Xt_;  // block scratch: the rows of X as padded columns
   padded_block G_;   // block scratch: Q X', then H
+  sample_block Xs_;  // block scratch: the rows of one chunk, feature-major (zero beyond d)
+  sample_block Gs_;  // block scratch: Q X' of one chunk, feature-major
   padded_vector db_;  // block scratch: the staged diagonal of Q
   padded_matrix Qb_;  // block scratch: staged Q when a block runs in several chunks
   vector_type wb_;  // block scratch: staged w

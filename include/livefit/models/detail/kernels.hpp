@@ -143,6 +143,27 @@ template <class Packet>
     return Eigen::internal::pmadd(a, b, c);
 }
 
+/// c - a * b, rounded exactly as fmadd(-a, b, c) (negating a factor is exact): one fused
+/// negated multiply-add instruction on x86 with FMA instead of a negation and an FMA (Eigen
+/// 3.4's pnegate is a subtraction from zero, which the compiler cannot fold into the FMA).
+template <class Packet>
+[[nodiscard]] inline Packet fnmadd(const Packet& a, const Packet& b, const Packet& c) noexcept {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same_v<Packet, __m512d>) return _mm512_fnmadd_pd(a, b, c);
+  if constexpr (std::is_same_v<Packet, __m512>) return _mm512_fnmadd_ps(a, b, c);
+#endif
+#if defined(EIGEN_VECTORIZE_FMA) && defined(EIGEN_VECTORIZE_AVX)
+  if constexpr (std::is_same_v<Packet, __m256d>) return _mm256_fnmadd_pd(a, b, c);
+  if constexpr (std::is_same_v<Packet, __m256>) return _mm256_fnmadd_ps(a, b, c);
+  if constexpr (std::is_same_v<Packet, __m128d>) return _mm_fnmadd_pd(a, b, c);
+  if constexpr (std::is_same_v<Packet, __m128>) return _mm_fnmadd_ps(a, b, c);
+#endif
+  if constexpr (std::is_floating_point_v<Packet>)
+    return scalar_madd(-a, b, c);
+  else
+    return Eigen::internal::pmadd(Eigen::internal::pnegate(a), b, c);
+}
+
 // Lower-block storage. A symmetric matrix of padded dimension dp = B n (n the lanes of the
 // packet) is kept column-major in a dp x dp array, of which only the lower block triangle
 // is read and written: the B diagonal n x n blocks in full, and the blocks below them. The
@@ -253,11 +274,11 @@ inline Scalar lower_block_pass(Scalar* Q, Eigen::Index dp_run, const Scalar* v,
   constexpr int n = static_cast<int>(lanes<Packet>);
   const Packet zero = pset1<Packet>(Scalar(0));
   // The stored packet (column a + c, rows r..r+n) of the pass: downdated (entry (i, j) to
-  // fma(-v_i, v_j, Q_ij), with nvr = -v_r and bvc the broadcast v_c) and stored back when
+  // fma(-v_i, v_j, Q_ij), with vr the packet v_r and bvc the broadcast v_c) and stored back when
   // Downdate.
-  const auto entry = [&](Scalar* at, const Packet& nvr, const Packet& bvc) {
+  const auto entry = [&](Scalar* at, const Packet& vr, const Packet& bvc) {
     if constexpr (Downdate) {
-      const Packet q = fmadd(nvr, bvc, ploadu<Packet>(at));
+      const Packet q = fnmadd(vr, bvc, ploadu<Packet>(at));
       pstoreu(at, q);
       return q;
     } else {
@@ -275,9 +296,9 @@ inline Scalar lower_block_pass(Scalar* Q, Eigen::Index dp_run, const Scalar* v,
     // The diagonal block, stored in full: four partial sums.
     Packet p[4] = {zero, zero, zero, zero};
     {
-      const Packet nva = Downdate ? pnegate(ploadu<Packet>(v + a)) : zero;
+      const Packet va = Downdate ? ploadu<Packet>(v + a) : zero;
       [&]<int... c>(std::integer_sequence<int, c...>) {
-        ((p[c % 4] = fmadd(entry(blk + c * dp + a, nva, bv[c]), bx[c], p[c % 4])), ...);
+        ((p[c % 4] = fmadd(entry(blk + c * dp + a, va, bv[c]), bx[c], p[c % 4])), ...);
       }(std::make_integer_sequence<int, n>{});
     }
     Packet gi = padd(padd(p[0], p[1]), padd(p[2], p[3]));
@@ -285,12 +306,12 @@ inline Scalar lower_block_pass(Scalar* Q, Eigen::Index dp_run, const Scalar* v,
       Packet t[static_cast<std::size_t>(n)];
       for (int c = 0; c < n; ++c) t[c] = zero;
       for (Eigen::Index r = a + n; r < dp; r += n) {
-        const Packet nvr = Downdate ? pnegate(ploadu<Packet>(v + r)) : zero;
+        const Packet vr = Downdate ? ploadu<Packet>(v + r) : zero;
         const Packet xr = ploadu<Packet>(x + r);
         Packet s0 = zero, s1 = zero;
         [&]<int... c>(std::integer_sequence<int, c...>) {
           (([&] {
-             const Packet q = entry(blk + c * dp + r, nvr, bv[c]);
+             const Packet q = entry(blk + c * dp + r, vr, bv[c]);
              ((c % 2 == 0) ? s0 : s1) = fmadd(q, bx[c], (c % 2 == 0) ? s0 : s1);
              t[c] = fmadd(q, xr, t[c]);
            }()),
@@ -338,31 +359,68 @@ template <int FixedKind, Eigen::Index FixedDp = 0, class Scalar>
   });
 }
 
+/// Vector registers of the target: 32 with AVX-512, 16 otherwise (SSE, AVX, NEON).
+#if defined(EIGEN_VECTORIZE_AVX512)
+inline constexpr int vector_registers = 32;
+#else
+inline constexpr int vector_registers = 16;
+#endif
+
+/// Row blocks per tile of lower_block_rank_downdate: R n accumulators, R row packets and
+/// one broadcast live in registers, and each broadcast serves R FMAs.
+template <class Packet>
+inline constexpr int downdate_tile_rows = [] {
+  constexpr int n = static_cast<int>(lanes<Packet>);
+  const int fit = (vector_registers - 3) / (n + 1);
+  return fit < 1 ? 1 : fit > 3 ? 3 : fit;
+}();
+
+/// One tile of lower_block_rank_downdate: the R row blocks r, r + n, ... of block column a.
+template <int R, class Packet, class Scalar>
+inline void rank_downdate_tile(Scalar* Q, Eigen::Index dp, Eigen::Index a, Eigen::Index r,
+                               const Scalar* H, Eigen::Index ldh, Eigen::Index k) noexcept {
+  using namespace Eigen::internal;
+  constexpr int n = static_cast<int>(lanes<Packet>);
+  Packet acc[static_cast<std::size_t>(R)][static_cast<std::size_t>(n)];
+  for (int i = 0; i < R; ++i)
+    for (int c = 0; c < n; ++c) acc[i][c] = ploadu<Packet>(Q + (a + c) * dp + r + i * n);
+  // k >= 1 (a do-while: with a loop that might not run, GCC keeps a copy of acc on the
+  // stack for that path, 2 R n extra stores and loads per tile).
+  Eigen::Index m = 0;
+  do {
+    const Scalar* hm = H + m * ldh;
+    // fma(-H_im, H_jm, acc), one negated FMA; each broadcast serves the R row blocks.
+    Packet h[static_cast<std::size_t>(R)];
+    for (int i = 0; i < R; ++i) h[i] = ploadu<Packet>(hm + r + i * n);
+    [&]<int... c>(std::integer_sequence<int, c...>) {
+      (([&] {
+         const Packet b = pset1<Packet>(hm[a + c]);
+         for (int i = 0; i < R; ++i) acc[i][c] = fnmadd(h[i], b, acc[i][c]);
+       }()),
+       ...);
+    }(std::make_integer_sequence<int, n>{});
+  } while (++m < k);
+  for (int i = 0; i < R; ++i)
+    for (int c = 0; c < n; ++c) pstoreu(Q + (a + c) * dp + r + i * n, acc[i][c]);
+}
+
 /// Q <- Q - H H' on the lower-block storage, for the k columns of H (dp rows, column stride
 /// ldh): each stored packet is loaded and stored once for all k columns (the stores of k
-/// rank-1 steps amortised), with n accumulators per block of rows. Entry (i, j) becomes
-/// fma(H_ik, -H_jk, ... fma(H_i1, -H_j1, Q_ij)), the same products in the same order as for
-/// (j, i), so an exactly symmetric diagonal block stays exactly symmetric. No allocation.
+/// rank-1 steps amortised), in tiles of up to three row blocks of one block column that
+/// share each broadcast of H_jm. Entry (i, j) becomes fma(H_ik, -H_jk, ... fma(H_i1, -H_j1,
+/// Q_ij)), the same products in the same order as for (j, i), so an exactly symmetric
+/// diagonal block stays exactly symmetric. No allocation.
 template <class Packet, class Scalar>
 inline void lower_block_rank_downdate(Scalar* Q, Eigen::Index dp, const Scalar* H,
                                       Eigen::Index ldh, Eigen::Index k) noexcept {
-  using namespace Eigen::internal;
   constexpr int n = static_cast<int>(lanes<Packet>);
-  for (Eigen::Index a = 0; a < dp; a += n)
-    for (Eigen::Index r = a; r < dp; r += n) {
-      Packet acc[static_cast<std::size_t>(n)];
-      for (int c = 0; c < n; ++c) acc[c] = ploadu<Packet>(Q + (a + c) * dp + r);
-      for (Eigen::Index m = 0; m < k; ++m) {
-        const Scalar* hm = H + m * ldh;
-        // fma(-H_im, H_jm, acc) equals fma(H_im, -H_jm, acc) exactly; negating the packet
-        // once lets each broadcast come straight from memory.
-        const Packet nhr = pnegate(ploadu<Packet>(hm + r));
-        [&]<int... c>(std::integer_sequence<int, c...>) {
-          ((acc[c] = fmadd(nhr, pset1<Packet>(hm[a + c]), acc[c])), ...);
-        }(std::make_integer_sequence<int, n>{});
-      }
-      for (int c = 0; c < n; ++c) pstoreu(Q + (a + c) * dp + r, acc[c]);
-    }
+  constexpr int R = downdate_tile_rows<Packet>;
+  if (k <= 0) return;
+  for (Eigen::Index a = 0; a < dp; a += n) {
+    Eigen::Index r = a;
+    for (; r + R * n <= dp; r += R * n) rank_downdate_tile<R, Packet>(Q, dp, a, r, H, ldh, k);
+    for (; r < dp; r += n) rank_downdate_tile<1, Packet>(Q, dp, a, r, H, ldh, k);
+  }
 }
 
 /// lower_block_rank_downdate with the packet of rung FixedKind, or of `kind` (on_rung).
@@ -372,6 +430,164 @@ inline void lower_block_rank_downdate_on(int kind, Scalar* Q, Eigen::Index dp, c
   on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
     lower_block_rank_downdate<Packet>(Q, dp, H, ldh, k);
   });
+}
+
+/// Scalars per feature in the sample-major layout of lower_block_sample_product: the rows
+/// of one chunk of update_block (at most 8), padded.
+inline constexpr Eigen::Index sample_group = 8;
+
+/// G = Q X for a symmetric Q in lower-block storage with blocks of N lanes and up to
+/// sample_group columns of X at once, sample-major: feature i of every column is the group
+/// X[i sample_group ..], S packets SP wide (S lanes<SP> <= sample_group), and G is written
+/// in the same layout (dp groups). Each stored scalar Q_ij (i > j) is broadcast once and
+/// used for both triangles, G_i += Q_ij X_j and G_j += Q_ij X_i, as FMAs across the samples:
+/// no lane sums (the product of the rank-1 pass needs n of them per block column), and one
+/// load per two FMAs of S packets. The diagonal blocks use their lower triangle only. 2 dp^2
+/// S lanes<SP> FLOPs (the stored padding included); the sums run in a different order from
+/// lower_block_matvec (rounding only). No allocation.
+template <class SP, int S, int N, class Scalar>
+inline void lower_block_sample_product(const Scalar* Q, Eigen::Index dp, const Scalar* X,
+                                       Scalar* G) noexcept {
+  using namespace Eigen::internal;
+  constexpr Eigen::Index L = lanes<SP>;
+  constexpr Eigen::Index W = sample_group;
+  static_assert(S * L <= W, "lower_block_sample_product: more samples than a group holds");
+  constexpr auto uN = static_cast<std::size_t>(N), uS = static_cast<std::size_t>(S);
+  const SP zero = pset1<SP>(Scalar(0));
+  for (Eigen::Index i = 0; i < dp; ++i)
+    for (int s = 0; s < S; ++s) pstoreu(G + i * W + s * L, zero);
+  const auto add_to = [&](Eigen::Index i, const SP* p) {
+    for (int s = 0; s < S; ++s) {
+      Scalar* at = G + i * W + s * L;
+      pstoreu(at, padd(ploadu<SP>(at), p[s]));
+    }
+  };
+  for (Eigen::Index a = 0; a < dp; a += N) {
+    const Scalar* blk = Q + a * dp;  // column a, the first of the block column
+    // The block column's own samples X_a.. and the sums G_a.. it collects from the rows below.
+    SP xa[uN][uS], ga[uN][uS];
+    for (int c = 0; c < N; ++c)
+      for (int s = 0; s < S; ++s) {
+        xa[c][s] = ploadu<SP>(X + (a + c) * W + s * L);
+        ga[c][s] = zero;
+      }
+    // The diagonal block: row a + r takes columns a + c, c < r, for both triangles, and the
+    // diagonal entry once.
+    // (Unrolled at compile time, so that xa and ga stay in registers.)
+    const auto diagonal_row = [&]<int r>(std::integral_constant<int, r>) {
+      SP gr[uS];
+      const SP qd = pset1<SP>(blk[r * dp + a + r]);
+      for (int s = 0; s < S; ++s) gr[s] = pmul(qd, xa[r][s]);
+      [&]<int... c>(std::integer_sequence<int, c...>) {
+        (([&] {
+           const SP q = pset1<SP>(blk[c * dp + a + r]);
+           for (int s = 0; s < S; ++s) {
+             gr[s] = fmadd(q, xa[c][s], gr[s]);
+             ga[c][s] = fmadd(q, xa[r][s], ga[c][s]);
+           }
+         }()),
+         ...);
+      }(std::make_integer_sequence<int, r>{});
+      add_to(a + r, gr);
+    };
+    [&]<int... r>(std::integer_sequence<int, r...>) {
+      (diagonal_row(std::integral_constant<int, r>{}), ...);
+    }(std::make_integer_sequence<int, N>{});
+    // The rows below, one at a time: two partial sums shorten the chain of the row's own.
+    for (Eigen::Index r = a + N; r < dp; ++r) {
+      SP xr[uS], g0[uS], g1[uS];
+      for (int s = 0; s < S; ++s) {
+        xr[s] = ploadu<SP>(X + r * W + s * L);
+        g0[s] = zero;
+        g1[s] = zero;
+      }
+      [&]<int... c>(std::integer_sequence<int, c...>) {
+        (([&] {
+           const SP q = pset1<SP>(blk[c * dp + r]);
+           for (int s = 0; s < S; ++s) {
+             ((c % 2 == 0) ? g0 : g1)[s] = fmadd(q, xa[c][s], ((c % 2 == 0) ? g0 : g1)[s]);
+             ga[c][s] = fmadd(q, xr[s], ga[c][s]);
+           }
+         }()),
+         ...);
+      }(std::make_integer_sequence<int, N>{});
+      for (int s = 0; s < S; ++s) g0[s] = padd(g0[s], g1[s]);
+      add_to(r, g0);
+    }
+    for (int c = 0; c < N; ++c) add_to(a + c, ga[c]);
+  }
+}
+
+/// lower_block_sample_product for k <= sample_group samples, on the storage of rung
+/// FixedKind, or of `kind` (on_rung): the samples go in the widest packet of at most 8
+/// lanes, as many as k needs (rounded up to a power of two).
+template <int FixedKind, class Scalar>
+inline void lower_block_sample_product_on(int kind, const Scalar* Q, Eigen::Index dp,
+                                          const Scalar* X, Scalar* G, Eigen::Index k) noexcept {
+  using SP = rung_packet<Scalar, ladder_kind<Scalar>(sample_group)>;
+  constexpr Eigen::Index L = lanes<SP>;
+  on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
+    constexpr int N = static_cast<int>(lanes<Packet>);
+    const Eigen::Index packets = (k + L - 1) / L;
+    if constexpr (L * 1 <= sample_group)
+      if (packets <= 1) return lower_block_sample_product<SP, 1, N>(Q, dp, X, G);
+    if constexpr (L * 2 <= sample_group)
+      if (packets <= 2) return lower_block_sample_product<SP, 2, N>(Q, dp, X, G);
+    if constexpr (L * 4 <= sample_group)
+      if (packets <= 4) return lower_block_sample_product<SP, 4, N>(Q, dp, X, G);
+    if constexpr (L * 8 <= sample_group) lower_block_sample_product<SP, 8, N>(Q, dp, X, G);
+  });
+}
+
+/// The sample-major groups of lower_block_sample_product as columns: out[i + m ldo] =
+/// X[i sample_group + m] for the dp features i and the k <= sample_group samples m, by
+/// transposes of lanes x lanes tiles in registers (the widest packet of at most 8 lanes;
+/// a scalar copy for the features beyond the last whole tile). No allocation.
+template <class Scalar>
+inline void sample_columns(const Scalar* X, Eigen::Index dp, Eigen::Index k, Scalar* out,
+                           Eigen::Index ldo) noexcept {
+  using namespace Eigen::internal;
+  using SP = rung_packet<Scalar, ladder_kind<Scalar>(sample_group)>;
+  constexpr Eigen::Index L = lanes<SP>;
+  constexpr Eigen::Index W = sample_group;
+  Eigen::Index i = 0;
+  for (; i + L <= dp; i += L)
+    for (Eigen::Index m0 = 0; m0 < k; m0 += L) {
+      PacketBlock<SP, static_cast<int>(L)> t;
+      for (Eigen::Index j = 0; j < L; ++j) t.packet[j] = ploadu<SP>(X + (i + j) * W + m0);
+      ptranspose(t);
+      for (Eigen::Index j = 0; j < L && m0 + j < k; ++j)
+        pstoreu(out + (m0 + j) * ldo + i, t.packet[j]);
+    }
+  for (; i < dp; ++i)
+    for (Eigen::Index m = 0; m < k; ++m) out[i + m * ldo] = X[i * W + m];
+}
+
+/// The products of two sets of sample_group samples in the sample-major layout of
+/// lower_block_sample_product: out[l sample_group + m] = sum_i X[i sample_group + m]
+/// Y[i sample_group + l] over the dp features i, for every m, l < sample_group (X Y' of the
+/// sample rows), one packet of samples times one broadcast per FMA. No allocation.
+template <class Scalar>
+inline void sample_cross(const Scalar* X, const Scalar* Y, Eigen::Index dp,
+                         Scalar* out) noexcept {
+  using namespace Eigen::internal;
+  using SP = rung_packet<Scalar, ladder_kind<Scalar>(sample_group)>;
+  constexpr Eigen::Index L = lanes<SP>;
+  constexpr Eigen::Index W = sample_group;
+  constexpr Eigen::Index S = W / L;
+  SP acc[static_cast<std::size_t>(W)][static_cast<std::size_t>(S)];
+  for (Eigen::Index l = 0; l < W; ++l)
+    for (Eigen::Index s = 0; s < S; ++s) acc[l][s] = pset1<SP>(Scalar(0));
+  for (Eigen::Index i = 0; i < dp; ++i) {
+    SP xs[static_cast<std::size_t>(S)];
+    for (Eigen::Index s = 0; s < S; ++s) xs[s] = ploadu<SP>(X + i * W + s * L);
+    for (Eigen::Index l = 0; l < W; ++l) {
+      const SP b = pset1<SP>(Y[i * W + l]);
+      for (Eigen::Index s = 0; s < S; ++s) acc[l][s] = fmadd(xs[s], b, acc[l][s]);
+    }
+  }
+  for (Eigen::Index l = 0; l < W; ++l)
+    for (Eigen::Index s = 0; s < S; ++s) pstoreu(out + l * W + s * L, acc[l][s]);
 }
 
 /// lower_block_matvec with the packet of rung FixedKind, or of `kind` (on_rung).
@@ -408,7 +624,7 @@ template <class Packet, class Scalar>
   for (Eigen::Index i = 0; i < dp; i += n) {
     const Packet vi = pmul(ploadu<Packet>(g + i), rr);
     pstoreu(v + i, vi);
-    const Packet t = fmadd(vi, pnegate(vi), ploadu<Packet>(q + i));
+    const Packet t = fnmadd(vi, vi, ploadu<Packet>(q + i));
     pstoreu(out + i, t);
     sum = padd(fmadd(t, ploadu<Packet>(ind + i), sum), pcmp_le(t, zero));
   }
