@@ -343,8 +343,8 @@ class rls {
       c_ = cb;
       w_ = wb_;
     }
-    trace_ = c_ * Q_.diagonal().head(dim()).sum();
     sync_diagonal();
+    trace_ = c_ * dg_.head(dim()).sum();
     n_ += static_cast<std::uint64_t>(k);
     return status::ok;
   }
@@ -561,14 +561,17 @@ class rls {
     const Eigen::Index dp = Q.rows();
     // G = Q X' in one pass over Q with the samples side by side in packets (Xs_, Gs_:
     // feature-major), then both transposed to padded columns (Xt_, G_).
-    Xs_.topLeftCorner(k, d) = X;
+    if (k == detail::sample_group)  // whole columns of one packet group each
+      Xs_.leftCols(d) = X.template topRows<detail::sample_group>();
+    else
+      Xs_.topLeftCorner(k, d) = X;
     detail::lower_block_sample_product_on<fixed_kind>(kind_, Q.data(), dp, Xs_.data(),
                                                       Gs_.data(), k);
-    detail::sample_columns(Xs_.data(), dp, k, Xt_.data(), Xt_.rows());
     detail::sample_columns(Gs_.data(), dp, k, G_.data(), G_.rows());
     load_diagonal(Q, db_);
     if (const Scalar tq = idle_trace(c, k, dp); tq > Scalar(0))
       return block_chunk_idle(Q, c, w, y, k, tq);
+    detail::sample_columns(Xs_.data(), dp, k, Xt_.data(), Xt_.rows());
     Scalar cc = c;
     Scalar tr = c * db_.head(d).sum();
     wk_ = w;
@@ -639,42 +642,39 @@ class rls {
     constexpr Eigen::Index W = detail::sample_group;
     const Eigen::Index d = dim();
     const Eigen::Index dp = Q.rows();
-    alignas(64) Scalar A[W * W];  // A[l W + m] = x_m'G_l
-    detail::sample_cross(Xs_.data(), Gs_.data(), dp, A);
-    Scalar u[W][W], h[W][W], r[W], kg[W];
+    // A[l W + m] = x_m'G_l, and w'x_m and |x_m|^2 for every row m.
+    alignas(64) Scalar A[W * W], xw[W], xx[W];
+    detail::sample_cross(Xs_.data(), Gs_.data(), dp, w.data(), d, A, xw, xx);
+    Scalar u[W * W], h[W][W], r[W], kg[W];  // u[j W + m] = v_j'x_m
     Scalar cc = c;
     for (Eigen::Index m = 0; m < k; ++m) {
-      const auto xm = Xt_.col(m);
       Scalar xg = A[m * W + m];
-      for (Eigen::Index j = 0; j < m; ++j) xg -= u[j][m] * u[j][m];
+      for (Eigen::Index j = 0; j < m; ++j) xg -= u[j * W + m] * u[j * W + m];
       const Scalar xpx = cc * xg;
       const Scalar slack = static_cast<Scalar>(2 * d) *
-                           std::numeric_limits<Scalar>::epsilon() * xm.squaredNorm() * cc * tq;
+                           std::numeric_limits<Scalar>::epsilon() * xx[m] * cc * tq;
       if (!(xpx >= -slack) || !std::isfinite(xpx)) return status::numerical_failure;
       const Scalar s = denominator(cc, xg);
       r[m] = step_scale(cc, std::sqrt(cc), s);
-      Scalar pred = w.dot(xm.head(d));
+      Scalar pred = xw[m];
       for (Eigen::Index l = 0; l < m; ++l) pred += kg[l] * h[l][m];
       kg[m] = ((y(m) - pred) / s) * cc;
       for (Eigen::Index l = m + 1; l < k; ++l) {
         Scalar gx = A[m * W + l];
-        for (Eigen::Index j = 0; j < m; ++j) gx -= u[j][m] * u[j][l];
+        for (Eigen::Index j = 0; j < m; ++j) gx -= u[j * W + m] * u[j * W + l];
         h[m][l] = gx;
-        u[m][l] = r[m] * gx;
+        u[m * W + l] = r[m] * gx;
       }
       cc = cc * inv_lambda_;
     }
-    wk_ = w;
-    for (Eigen::Index m = 0; m < k; ++m) {
-      auto g = G_.col(m);
-      for (Eigen::Index l = 0; l < m; ++l) g -= G_.col(l) * u[l][m];
-      wk_ += kg[m] * g.head(d);
-      // v_m = g_m r_m, in place, and the diagonal after the step, checked.
-      const Scalar pre_q = detail::downdated_diagonal_on<fixed_kind>(
-          kind_, db_.data(), ind_.data(), dp, g.data(), r[m], g.data(), dn_.data());
-      if (!(pre_q > Scalar(0))) return status::numerical_failure;
-      db_.swap(dn_);
-    }
+    // The vectors v_m over G_, the change of w (in g_, padded) and the diagonal check.
+    const bool positive = detail::on_rung<fixed_kind, Scalar>(
+        kind_, [&]<class Packet>(std::type_identity<Packet>) {
+          return detail::chunk_steps<Packet>(G_.data(), G_.rows(), dp, k, u, r, kg, db_.data(),
+                                             ind_.data(), g_.data());
+        });
+    if (!positive) return status::numerical_failure;
+    wk_ = w + g_.head(d);
     return commit_chunk(Q, c, w, k, cc);
   }
 

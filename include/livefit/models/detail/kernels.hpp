@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -419,6 +420,11 @@ inline void lower_block_rank_downdate(Scalar* Q, Eigen::Index dp, const Scalar* 
   for (Eigen::Index a = 0; a < dp; a += n) {
     Eigen::Index r = a;
     for (; r + R * n <= dp; r += R * n) rank_downdate_tile<R, Packet>(Q, dp, a, r, H, ldh, k);
+    if constexpr (R > 2)
+      if (r + 2 * n <= dp) {
+        rank_downdate_tile<2, Packet>(Q, dp, a, r, H, ldh, k);
+        r += 2 * n;
+      }
     for (; r < dp; r += n) rank_downdate_tile<1, Packet>(Q, dp, a, r, H, ldh, k);
   }
 }
@@ -454,12 +460,13 @@ inline void lower_block_sample_product(const Scalar* Q, Eigen::Index dp, const S
   static_assert(S * L <= W, "lower_block_sample_product: more samples than a group holds");
   constexpr auto uN = static_cast<std::size_t>(N), uS = static_cast<std::size_t>(S);
   const SP zero = pset1<SP>(Scalar(0));
-  for (Eigen::Index i = 0; i < dp; ++i)
-    for (int s = 0; s < S; ++s) pstoreu(G + i * W + s * L, zero);
+  // Every row is first written by the first block column (its diagonal block and the rows
+  // below), which stores; the later ones add.
+  bool first = true;
   const auto add_to = [&](Eigen::Index i, const SP* p) {
     for (int s = 0; s < S; ++s) {
       Scalar* at = G + i * W + s * L;
-      pstoreu(at, padd(ploadu<SP>(at), p[s]));
+      pstoreu(at, first ? p[s] : padd(ploadu<SP>(at), p[s]));
     }
   };
   for (Eigen::Index a = 0; a < dp; a += N) {
@@ -493,12 +500,13 @@ inline void lower_block_sample_product(const Scalar* Q, Eigen::Index dp, const S
     [&]<int... r>(std::integer_sequence<int, r...>) {
       (diagonal_row(std::integral_constant<int, r>{}), ...);
     }(std::make_integer_sequence<int, N>{});
-    // The rows below, one at a time: two partial sums shorten the chain of the row's own.
+    // The rows below, one at a time: two partial sums (one starting from the row's sum so
+    // far) shorten the chain of the row's own.
     for (Eigen::Index r = a + N; r < dp; ++r) {
       SP xr[uS], g0[uS], g1[uS];
       for (int s = 0; s < S; ++s) {
         xr[s] = ploadu<SP>(X + r * W + s * L);
-        g0[s] = zero;
+        g0[s] = first ? zero : ploadu<SP>(G + r * W + s * L);
         g1[s] = zero;
       }
       [&]<int... c>(std::integer_sequence<int, c...>) {
@@ -511,9 +519,9 @@ inline void lower_block_sample_product(const Scalar* Q, Eigen::Index dp, const S
          }()),
          ...);
       }(std::make_integer_sequence<int, N>{});
-      for (int s = 0; s < S; ++s) g0[s] = padd(g0[s], g1[s]);
-      add_to(r, g0);
+      for (int s = 0; s < S; ++s) pstoreu(G + r * W + s * L, padd(g0[s], g1[s]));
     }
+    first = false;
     for (int c = 0; c < N; ++c) add_to(a + c, ga[c]);
   }
 }
@@ -566,28 +574,88 @@ inline void sample_columns(const Scalar* X, Eigen::Index dp, Eigen::Index k, Sca
 /// The products of two sets of sample_group samples in the sample-major layout of
 /// lower_block_sample_product: out[l sample_group + m] = sum_i X[i sample_group + m]
 /// Y[i sample_group + l] over the dp features i, for every m, l < sample_group (X Y' of the
-/// sample rows), one packet of samples times one broadcast per FMA. No allocation.
+/// sample rows), one packet of samples times one broadcast per FMA; in the same pass
+/// xw[m] = sum_i w_i X[i sample_group + m] over the first d features and xx[m] = sum_i
+/// X[i sample_group + m]^2. No allocation.
 template <class Scalar>
-inline void sample_cross(const Scalar* X, const Scalar* Y, Eigen::Index dp,
-                         Scalar* out) noexcept {
+inline void sample_cross(const Scalar* X, const Scalar* Y, Eigen::Index dp, const Scalar* w,
+                         Eigen::Index d, Scalar* out, Scalar* xw, Scalar* xx) noexcept {
   using namespace Eigen::internal;
   using SP = rung_packet<Scalar, ladder_kind<Scalar>(sample_group)>;
   constexpr Eigen::Index L = lanes<SP>;
   constexpr Eigen::Index W = sample_group;
   constexpr Eigen::Index S = W / L;
-  SP acc[static_cast<std::size_t>(W)][static_cast<std::size_t>(S)];
-  for (Eigen::Index l = 0; l < W; ++l)
-    for (Eigen::Index s = 0; s < S; ++s) acc[l][s] = pset1<SP>(Scalar(0));
+  constexpr auto uW = static_cast<std::size_t>(W), uS = static_cast<std::size_t>(S);
+  const SP zero = pset1<SP>(Scalar(0));
+  SP acc[uW][uS], aw[uS], ax[uS];
+  for (Eigen::Index s = 0; s < S; ++s) {
+    for (Eigen::Index l = 0; l < W; ++l) acc[l][s] = zero;
+    aw[s] = zero;
+    ax[s] = zero;
+  }
   for (Eigen::Index i = 0; i < dp; ++i) {
-    SP xs[static_cast<std::size_t>(S)];
+    SP xs[uS];
     for (Eigen::Index s = 0; s < S; ++s) xs[s] = ploadu<SP>(X + i * W + s * L);
     for (Eigen::Index l = 0; l < W; ++l) {
       const SP b = pset1<SP>(Y[i * W + l]);
       for (Eigen::Index s = 0; s < S; ++s) acc[l][s] = fmadd(xs[s], b, acc[l][s]);
     }
+    const SP wi = pset1<SP>(i < d ? w[i] : Scalar(0));
+    for (Eigen::Index s = 0; s < S; ++s) {
+      aw[s] = fmadd(xs[s], wi, aw[s]);
+      ax[s] = fmadd(xs[s], xs[s], ax[s]);
+    }
   }
-  for (Eigen::Index l = 0; l < W; ++l)
-    for (Eigen::Index s = 0; s < S; ++s) pstoreu(out + l * W + s * L, acc[l][s]);
+  for (Eigen::Index s = 0; s < S; ++s) {
+    for (Eigen::Index l = 0; l < W; ++l) pstoreu(out + l * W + s * L, acc[l][s]);
+    pstoreu(xw + s * L, aw[s]);
+    pstoreu(xx + s * L, ax[s]);
+  }
+}
+
+/// The k rank-1 steps of a chunk of update_block from their scalars, in one pass over the
+/// rows (packets of rung Packet) with each row's k entries worked in turn:
+///   g_m = G_m - sum_{l<m} v_l u[l W + m],  v_m = r_m g_m (stored over G_m),
+///   dw += kg_m g_m,  t = fma(-v_m, v_m, t) from t = q (the diagonal of Q), in m order,
+/// with W = sample_group. t is rounded exactly as the rank-k downdate rounds the diagonal
+/// it stores. Returns false when an entry of the final t among the first d (ind_i = 1)
+/// is <= 0 or not a number: every step only lowers t (t - v^2 rounds to at most t), so no
+/// earlier one is then positive either way and the final one decides. No allocation.
+template <class Packet, class Scalar>
+[[nodiscard]] inline bool chunk_steps(Scalar* G, Eigen::Index ldg, Eigen::Index dp,
+                                      Eigen::Index k, const Scalar* u, const Scalar* r,
+                                      const Scalar* kg, const Scalar* q, const Scalar* ind,
+                                      Scalar* dw) noexcept {
+  using namespace Eigen::internal;
+  constexpr Eigen::Index n = lanes<Packet>;
+  constexpr Eigen::Index W = sample_group;
+  const Packet zero = pset1<Packet>(Scalar(0));
+  Packet bad = zero;
+  for (Eigen::Index i = 0; i < dp; i += n) {
+    Packet t = ploadu<Packet>(q + i);
+    Packet acc = zero;
+    for (Eigen::Index m = 0; m < k; ++m) {
+      Packet g = ploadu<Packet>(G + m * ldg + i);
+      for (Eigen::Index l = 0; l < m; ++l)
+        g = fnmadd(ploadu<Packet>(G + l * ldg + i), pset1<Packet>(u[l * W + m]), g);
+      acc = fmadd(g, pset1<Packet>(kg[m]), acc);
+      const Packet v = pmul(g, pset1<Packet>(r[m]));
+      pstoreu(G + m * ldg + i, v);
+      t = fnmadd(v, v, t);
+    }
+    pstoreu(dw + i, acc);
+    // A failing real lane: t <= 0 (compare mask), or NaN (unordered: both compares false).
+    const Packet real = pcmp_lt(zero, ploadu<Packet>(ind + i));
+    const Packet ok = pcmp_lt(zero, t);
+    bad = por(bad, pandnot(real, ok));
+  }
+  // Read as bits, not as numbers (a mask lane is a NaN).
+  Scalar lanes_of_bad[static_cast<std::size_t>(n)];
+  pstoreu(lanes_of_bad, bad);
+  const Scalar none(0);
+  for (const Scalar& b : lanes_of_bad)
+    if (std::memcmp(&b, &none, sizeof(Scalar)) != 0) return false;
+  return true;
 }
 
 /// lower_block_matvec with the packet of rung FixedKind, or of `kind` (on_rung).
