@@ -311,8 +311,8 @@ class rls {
   /// and accepted in the other; use update() there, or double.
   /// @pre X.rows() == y.size() <= options().max_block
   /// @return as update(); invalid_argument when the block is larger than max_block or the
-  ///         row counts differ. All-or-nothing: on failure no row has been applied (several
-  ///         chunks are staged in scratch and committed together).
+  ///         row counts differ. All-or-nothing: on failure no row has been applied (the
+  ///         state at the start is kept aside when the block runs in several chunks).
   template <class DX, class DY>
   [[nodiscard]] status update_block(const Eigen::MatrixBase<DX>& X,
                                     const Eigen::MatrixBase<DY>& y) noexcept {
@@ -321,27 +321,34 @@ class rls {
     if (k > max_block_) return status::invalid_argument;
     if (k == 0) return status::ok;
     if (!detail::all_finite(X) || !detail::all_finite(y)) return status::non_finite_input;
+    if (k == 1) {  // one row: update() itself (a chunk costs as much as 8 rows)
+      xr_ = X.row(0).transpose();
+      return update(xr_, y(0));
+    }
     apply_pending();
     const Eigen::Index c = std::min(k, chunk_);
     if (c == k) {
       const status st = block_chunk(Q_, c_, w_, X, y);
       if (st != status::ok) return st;
     } else {
+      // The chunks run on the model itself, with the state at the start kept aside for a
+      // refusal (a refused chunk leaves Q, c and w as they were, so only the chunks before
+      // it need undoing).
       copy_lower_blocks(Q_, Qb_);
-      Scalar cb = c_;
+      const Scalar c0 = c_;
       wb_ = w_;
       for (Eigen::Index r = 0; r < k; r += c) {
         const Eigen::Index m = std::min(c, k - r);
-        const status st = block_chunk(Qb_, cb, wb_, X.middleRows(r, m), y.segment(r, m));
-        if (st != status::ok) return st;
+        const status st = block_chunk(Q_, c_, w_, X.middleRows(r, m), y.segment(r, m));
+        if (st != status::ok) {
+          if (r > 0) {
+            copy_lower_blocks(Qb_, Q_);
+            c_ = c0;
+            w_ = wb_;
+          }
+          return st;
+        }
       }
-      // Both keep zero upper blocks, so swapping them is a commit (O(1) for dynamic sizes).
-      if constexpr (D == Eigen::Dynamic)
-        Q_.swap(Qb_);
-      else
-        copy_lower_blocks(Qb_, Q_);
-      c_ = cb;
-      w_ = wb_;
     }
     sync_diagonal();
     trace_ = c_ * dg_.head(dim()).sum();
@@ -535,7 +542,8 @@ class rls {
         Gs_(sample_block::Zero(detail::sample_group, staged_rows(opt, dim, kind_))),
         db_(padded_vector::Ones(detail::padded_dim<Scalar>(dim, kind_))),
         Qb_(padded_matrix::Zero(staged_rows(opt, dim, kind_), staged_rows(opt, dim, kind_))),
-        wb_(vector_type::Zero(dim)) {
+        wb_(vector_type::Zero(dim)),
+        xr_(vector_type::Zero(dim)) {
     ind_.head(dim).setOnes();
     reset();
   }
@@ -734,15 +742,17 @@ class rls {
     pending_ = false;
   }
 
-  // Copies the stored part of `from` (the lower block triangle) into `to`; the upper blocks
-  // of `to` are left as they are (zero, see clear_upper_blocks).
+  // Copies the stored part of `from` (the lower block triangle) into `to`, packet by
+  // packet; the upper blocks of `to` are left as they are (zero, see clear_upper_blocks).
   void copy_lower_blocks(const padded_matrix& from, padded_matrix& to) const noexcept {
-    const Eigen::Index n = detail::ladder_lanes<Scalar>(kind_);
-    const Eigen::Index dp = from.rows();
-    for (Eigen::Index j = 0; j < dp; ++j) {
-      const Eigen::Index top = j / n * n;
-      to.col(j).segment(top, dp - top) = from.col(j).segment(top, dp - top);
-    }
+    detail::on_rung<fixed_kind, Scalar>(kind_, [&]<class Packet>(std::type_identity<Packet>) {
+      constexpr Eigen::Index n = detail::lanes<Packet>;
+      const Eigen::Index dp = from.rows();
+      for (Eigen::Index j = 0; j < dp; ++j)
+        for (Eigen::Index i = j / n * n; i < dp; i += n)
+          Eigen::internal::pstoreu(to.data() + i + j * dp,
+                                   Eigen::internal::ploadu<Packet>(from.data() + i + j * dp));
+    });
   }
 
   // Zeroes the blocks above the diagonal blocks, which the kernels never read or update,
@@ -816,8 +826,9 @@ class rls {
   sample_block Xs_;  // block scratch: the rows of one chunk, feature-major (zero beyond d)
   sample_block Gs_;  // block scratch: Q X' of one chunk, feature-major
   padded_vector db_;  // block scratch: the staged diagonal of Q
-  padded_matrix Qb_;  // block scratch: staged Q when a block runs in several chunks
-  vector_type wb_;  // block scratch: staged w
+  padded_matrix Qb_;  // block scratch: Q at the start of a block of several chunks
+  vector_type wb_;  // block scratch: w at the start of a block of several chunks
+  vector_type xr_;  // block scratch: the row of a block of one row
   Scalar trace_{};
   std::uint64_t n_{0};
 };
