@@ -640,10 +640,12 @@ class rls {
   //   w_m-1'x_m = w'x_m + sum_{l<m} (gain_l c_l) g_l'x_m,
   // and u_ml = r_m g_m'x_l with r_m = sqrt(c_m / s_m): O(k^3) scalar operations on the
   // chain instead of O(d k) vector ones. The vectors g_m = G_m - sum_{l<m} v_l u_lm,
-  // v_m = r_m g_m, the coefficients and the checked diagonals (downdated_diagonal, row by
-  // row, as update() checks them) follow off the chain. Same formulas as the general loop
-  // below; the scalars x'g and w'x are summed in another order (rounding only). The check
-  // of x'P x >= -slack uses c_m trace(Q) for trace(P), its upper bound.
+  // v_m = r_m g_m, the coefficients and the diagonal follow off the chain in one pass
+  // (chunk_steps), which checks the diagonal after the last step, rounded as the rank-k
+  // pass will store it: each step only lowers it, so every row's check of update() passes
+  // exactly when that one does. Same formulas as the general loop below; the scalars x'g
+  // and w'x are summed in another order (rounding only). The check of x'P x >= -slack uses
+  // c_m trace(Q) for trace(P), its upper bound.
   template <class DY>
   status block_chunk_idle(padded_matrix& Q, Scalar& c, vector_type& w,
                           const Eigen::MatrixBase<DY>& y, Eigen::Index k, Scalar tq) noexcept {
