@@ -655,24 +655,29 @@ class rls {
     // A[l W + m] = x_m'G_l, and w'x_m and |x_m|^2 for every row m.
     alignas(64) Scalar A[W * W], xw[W], xx[W];
     detail::sample_cross(Xs_.data(), Gs_.data(), dp, w.data(), d, A, xw, xx);
-    Scalar u[W * W], h[W][W], r[W], kg[W];  // u[j W + m] = v_j'x_m
+    // The chain from row to row carries t_j = c_j / s_j = r_j^2 (no square root on it):
+    // u_jm u_jl = t_j h_jm h_jl with h_jm = g_j'x_m. r_m and u_ml = r_m h_ml, which only
+    // the vectors need, are formed beside it.
+    Scalar u[W * W], h[W * W], t[W], r[W], kg[W];  // u[j W + m] = v_j'x_m, h[j W + m]
     Scalar cc = c;
     for (Eigen::Index m = 0; m < k; ++m) {
       Scalar xg = A[m * W + m];
-      for (Eigen::Index j = 0; j < m; ++j) xg -= u[j * W + m] * u[j * W + m];
+      for (Eigen::Index j = 0; j < m; ++j) xg -= t[j] * (h[j * W + m] * h[j * W + m]);
       const Scalar xpx = cc * xg;
       const Scalar slack = static_cast<Scalar>(2 * d) *
                            std::numeric_limits<Scalar>::epsilon() * xx[m] * cc * tq;
       if (!(xpx >= -slack) || !std::isfinite(xpx)) return status::numerical_failure;
       const Scalar s = denominator(cc, xg);
+      const Scalar inv_s = Scalar(1) / s;
+      t[m] = cc * inv_s;
       r[m] = step_scale(cc, std::sqrt(cc), s);
       Scalar pred = xw[m];
-      for (Eigen::Index l = 0; l < m; ++l) pred += kg[l] * h[l][m];
-      kg[m] = ((y(m) - pred) / s) * cc;
+      for (Eigen::Index l = 0; l < m; ++l) pred += kg[l] * h[l * W + m];
+      kg[m] = ((y(m) - pred) * inv_s) * cc;
       for (Eigen::Index l = m + 1; l < k; ++l) {
         Scalar gx = A[m * W + l];
-        for (Eigen::Index j = 0; j < m; ++j) gx -= u[j * W + m] * u[j * W + l];
-        h[m][l] = gx;
+        for (Eigen::Index j = 0; j < m; ++j) gx -= t[j] * (h[j * W + m] * h[j * W + l]);
+        h[m * W + l] = gx;
         u[m * W + l] = r[m] * gx;
       }
       cc = cc * inv_lambda_;
