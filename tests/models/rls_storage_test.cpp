@@ -809,3 +809,23 @@ TEMPLATE_TEST_CASE("rls storage: no overflow flag after set_state or load_state 
     CHECK(mat<S>(m.covariance()).allFinite());
   }
 }
+
+// Regression (review of the sample-major update_block): the packets of a chunk of k < 8 rows
+// also carried rows k..7 of an earlier call; after a refused block of overflowing rows, a
+// later block of ordinary rows raised FE_OVERFLOW in those unused lanes (a host that traps
+// floating-point exceptions would stop). Three update() calls on these rows raise no flag.
+TEMPLATE_TEST_CASE("rls storage: rows of an earlier block raise no flag in a later one",
+                   "[models][rls][storage]", float, double) {
+  using S = TestType;
+  auto m = make_model<S>(1.0, 1e-2, 5, 0.0, 16);
+  const S huge = std::sqrt(std::numeric_limits<S>::max());  // x'P x overflows: refused
+  REQUIRE(m.update_block(mat<S>::Constant(8, 5, huge), vec<S>::Ones(8)) ==
+          status::numerical_failure);
+  mat<S> X = mat<S>::Ones(3, 5);
+  X(1, 0) = S(2);
+  X(2, 4) = S(-1);
+  std::feclearexcept(FE_ALL_EXCEPT);
+  REQUIRE(m.update_block(X, vec<S>::Ones(3)) == status::ok);
+  CHECK(std::fetestexcept(FE_OVERFLOW) == 0);
+  CHECK(std::fetestexcept(FE_INVALID) == 0);
+}

@@ -297,9 +297,11 @@ class rls {
   /// run on the c x c products X Q X' (scalars) and the vectors follow off that chain.
   /// FLOPs: about 3 d^2 k + O(d k c), as k updates.
   ///
-  /// LIMITATION: on an AVX-512 machine (benchmarks/models_bench.cpp, BM_RlsBlock vs
-  /// BM_RlsSeq, see docs/performance.md) this is not faster than k calls of update() for
-  /// d <= 64. Use it for its all-or-nothing semantics, not for speed.
+  /// Measured on an AVX-512 machine (benchmarks/models_bench.cpp, BM_RlsBlock vs BM_RlsSeq,
+  /// docs/performance.md): 5-8% less time per row than k calls of update() at k = 8 for
+  /// d = 16 to 64. LIMITATION: a block of 2 to 7 rows costs as much as 8, and blocks of
+  /// several chunks (k > 8) are about as fast as k updates, not faster. X and y must not
+  /// be lazy expressions that read this model (they are read chunk by chunk, in place).
   ///
   /// Chunking: within a chunk g_m carries rounding error relative to Q at the chunk's start,
   /// so chunks are cut where the scale of P has grown 16-fold: lambda^(c-1) >= 1/16, and
@@ -571,8 +573,12 @@ class rls {
     // feature-major), then both transposed to padded columns (Xt_, G_).
     if (k == detail::sample_group)  // whole columns of one packet group each
       Xs_.leftCols(d) = X.template topRows<detail::sample_group>();
-    else
+    else {
       Xs_.topLeftCorner(k, d) = X;
+      // The packets also carry rows k..7: zero, so that rows of an earlier call (which may
+      // have overflowed there) raise no floating-point flag in this one.
+      Xs_.block(k, 0, detail::sample_group - k, d).setZero();
+    }
     detail::lower_block_sample_product_on<fixed_kind>(kind_, Q.data(), dp, Xs_.data(),
                                                       Gs_.data(), k);
     detail::sample_columns(Gs_.data(), dp, k, G_.data(), G_.rows());
