@@ -298,10 +298,11 @@ class rls {
   /// FLOPs: about 3 d^2 k + O(d k c), as k updates.
   ///
   /// Measured on an AVX-512 machine (benchmarks/models_bench.cpp, BM_RlsBlock vs BM_RlsSeq,
-  /// docs/performance.md): 5-8% less time per row than k calls of update() at k = 8 for
-  /// d = 16 to 64. LIMITATION: a block of 2 to 7 rows costs as much as 8, and blocks of
-  /// several chunks (k > 8) are about as fast as k updates, not faster. X and y must not
-  /// be lazy expressions that read this model (they are read chunk by chunk, in place).
+  /// docs/performance.md): at k = 8, 1-10% less time per row than k calls of update() for
+  /// d = 16 to 64 (most at d = 64). LIMITATION: a block of 2 to 7 rows costs as much as 8,
+  /// and blocks of several chunks (k > 8) are up to 10% slower than k updates at d <= 32.
+  /// X and y must not be lazy expressions that read this model (they are read chunk by
+  /// chunk, in place).
   ///
   /// Chunking: within a chunk g_m carries rounding error relative to Q at the chunk's start,
   /// so chunks are cut where the scale of P has grown 16-fold: lambda^(c-1) >= 1/16, and
