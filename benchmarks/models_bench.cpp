@@ -455,12 +455,24 @@ BENCHMARK_TEMPLATE(BM_Rls_update, double, Eigen::Dynamic)->RangeMultiplier(2)->R
 BENCHMARK_TEMPLATE(BM_Rls_update, float, Eigen::Dynamic)->RangeMultiplier(2)->Range(4, 64);
 // Block and sequential rows of one size are registered next to each other, so they run close
 // in time and see the same load on a shared machine.
+BENCHMARK_TEMPLATE(BM_RlsBlock_update, double, 4)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, double, 4)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlock_update, double, 8)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, double, 8)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsBlock_update, double, 16)->Arg(1)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsSeq_update, double, 16)->Arg(1)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsBlock_update, double, 32)->Arg(1)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsSeq_update, double, 32)->Arg(1)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsBlock_update, double, 64)->Arg(1)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsSeq_update, double, 64)->Arg(1)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlock_update, float, 4)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, float, 4)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlock_update, float, 8)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, float, 8)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlock_update, float, 16)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, float, 16)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlock_update, float, 32)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsSeq_update, float, 32)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsBlock_update, float, 64)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsSeq_update, float, 64)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_Nlms_update, double, 16);

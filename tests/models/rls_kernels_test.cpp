@@ -249,6 +249,9 @@ TEMPLATE_TEST_CASE("rls kernels: the diagonal check holds with denormals treated
 // chain fma(-H_im, H_jm, ...) in m order, bit for bit (the staged diagonal of update_block is
 // checked on those exact values), for dimensions that leave 0, 1 and 2 row blocks after the
 // last whole tile, with a column stride larger than dp; blocks above the diagonal untouched.
+// The pass that also keeps Q as it was (update_block's backup for a block of several chunks)
+// must give the same bits, and a kept copy equal to the input on the stored part with the
+// rest of the destination untouched.
 TEMPLATE_TEST_CASE("rls kernels: the rank-k downdate gives every entry its chain",
                    "[models][rls]", float, double) {
   using S = TestType;
@@ -265,20 +268,28 @@ TEMPLATE_TEST_CASE("rls kernels: the rank-k downdate gives every entry its chain
           const auto col = random_vector<S>(d, q.dp, 0.5, rng);
           std::copy(col.begin(), col.end(), H.begin() + m * ldh);
         }
-        aligned_vector<S> out = q.stored;
+        aligned_vector<S> out = q.stored, kept_out = q.stored;
+        aligned_vector<S> kept(q.stored.size(), S(-7));  // -7: a value Q never holds
         livefit::detail::lower_block_rank_downdate<Packet>(out.data(), q.dp, H.data(), ldh, k);
-        long mismatches = 0;
+        livefit::detail::lower_block_rank_downdate<Packet>(kept_out.data(), q.dp, H.data(),
+                                                           ldh, k, kept.data());
+        long mismatches = 0, kept_mismatches = 0;
         for (Eigen::Index j = 0; j < q.dp; ++j)
           for (Eigen::Index i = 0; i < q.dp; ++i) {
             const auto at = static_cast<std::size_t>(i + j * q.dp);
             S want = q.stored[at];
-            if (i >= j / n * n)
+            const bool stored = i >= j / n * n;
+            if (stored)
               for (Eigen::Index m = 0; m < k; ++m)
                 want = livefit::detail::fnms(want, H[static_cast<std::size_t>(i + m * ldh)],
                                              H[static_cast<std::size_t>(j + m * ldh)]);
             mismatches += std::memcmp(&want, &out[at], sizeof(S)) != 0;
+            mismatches += std::memcmp(&want, &kept_out[at], sizeof(S)) != 0;
+            const S keep_want = stored ? q.stored[at] : S(-7);
+            kept_mismatches += std::memcmp(&keep_want, &kept[at], sizeof(S)) != 0;
           }
         CHECK(mismatches == 0);
+        CHECK(kept_mismatches == 0);
       }
   });
 }

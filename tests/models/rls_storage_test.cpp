@@ -670,7 +670,8 @@ void run_refused_updates(Eigen::Index d) {
 
 // Blocks whose last row makes X P X' overflow. k = 4 rows are one chunk at every lambda used
 // here; k = 16 rows are cut into chunks of at most 8 rows (5 at lambda 0.5), and those before
-// the last are staged when it fails.
+// the last have been applied when it fails: they are undone from the copy of Q the first
+// chunk's downdate pass kept.
 template <class S, int D>
 void run_refused_blocks(Eigen::Index d, double lambda, Eigen::Index k) {
   INFO("d = " << d << (D == Eigen::Dynamic ? " dynamic" : " fixed") << ", lambda " << lambda

@@ -336,13 +336,13 @@ class rls {
     } else {
       // The chunks run on the model itself, with the state at the start kept aside for a
       // refusal (a refused chunk leaves Q, c and w as they were, so only the chunks before
-      // it need undoing).
-      copy_lower_blocks(Q_, Qb_);
+      // it need undoing): the first chunk's downdate pass writes Q as it was to Qb_.
       const Scalar c0 = c_;
       wb_ = w_;
       for (Eigen::Index r = 0; r < k; r += c) {
         const Eigen::Index m = std::min(c, k - r);
-        const status st = block_chunk(Q_, c_, w_, X.middleRows(r, m), y.segment(r, m));
+        const status st = block_chunk(Q_, c_, w_, X.middleRows(r, m), y.segment(r, m),
+                                      r == 0 ? Qb_.data() : nullptr);
         if (st != status::ok) {
           if (r > 0) {
             copy_lower_blocks(Qb_, Q_);
@@ -553,7 +553,8 @@ class rls {
 
   // One chunk of update_block on (Q, c, w), P = c Q (no step pending on Q): every check
   // before the first write, so on failure Q, c and w are unchanged. Xt_, G_, db_, dn_ and
-  // wk_ are scratch.
+  // wk_ are scratch. With `keep` (not null), an accepted chunk also writes the stored part
+  // of Q as it was there (see commit_chunk).
   //
   // The k rows go through the recurrences of update() in order, with Q itself left alone
   // until the end: after steps 1..m-1, Q_m-1 = Q - sum_{l<m} v_l v_l', so
@@ -566,7 +567,8 @@ class rls {
   // the staged diagonal was checked with, in the same order.
   template <class DX, class DY>
   status block_chunk(padded_matrix& Q, Scalar& c, vector_type& w,
-                     const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DY>& y) noexcept {
+                     const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DY>& y,
+                     Scalar* keep = nullptr) noexcept {
     const Eigen::Index k = X.rows();
     const Eigen::Index d = dim();
     const Eigen::Index dp = Q.rows();
@@ -585,7 +587,7 @@ class rls {
     detail::sample_columns(Gs_.data(), dp, k, G_.data(), G_.rows());
     load_diagonal(Q, db_);
     if (const Scalar tq = idle_trace(c, k, dp); tq > Scalar(0))
-      return block_chunk_idle(Q, c, w, y, k, tq);
+      return block_chunk_idle(Q, c, w, y, k, tq, keep);
     detail::sample_columns(Xs_.data(), dp, k, Xt_.data(), Xt_.rows());
     Scalar cc = c;
     Scalar tr = c * db_.head(d).sum();
@@ -616,7 +618,7 @@ class rls {
       tr = cc * pre_q;
       db_.swap(dn_);
     }
-    return commit_chunk(Q, c, w, k, cc);
+    return commit_chunk(Q, c, w, k, cc, keep);
   }
 
   // trace(Q) summed as downdated_diagonal sums it (db_ holds the diagonal of Q), when the
@@ -655,7 +657,8 @@ class rls {
   // c_m trace(Q) for trace(P), its upper bound.
   template <class DY>
   status block_chunk_idle(padded_matrix& Q, Scalar& c, vector_type& w,
-                          const Eigen::MatrixBase<DY>& y, Eigen::Index k, Scalar tq) noexcept {
+                          const Eigen::MatrixBase<DY>& y, Eigen::Index k, Scalar tq,
+                          Scalar* keep) noexcept {
     constexpr Eigen::Index W = detail::sample_group;
     const Eigen::Index d = dim();
     const Eigen::Index dp = Q.rows();
@@ -697,18 +700,19 @@ class rls {
         });
     if (!positive) return status::numerical_failure;
     wk_ = w + g_.head(d);
-    return commit_chunk(Q, c, w, k, cc);
+    return commit_chunk(Q, c, w, k, cc, keep);
   }
 
   // The end of a chunk: refused when the candidate coefficients wk_ are not finite (a
   // non-finite one stays so through the later rows), else w = wk_, the stored triangle gets
-  // Q - sum v_m v_m' (the k columns of G_) in one pass, and c the new scale.
-  status commit_chunk(padded_matrix& Q, Scalar& c, vector_type& w, Eigen::Index k,
-                      Scalar cc) noexcept {
+  // Q - sum v_m v_m' (the k columns of G_) in one pass, and c the new scale. With `keep`,
+  // that pass also writes the stored part of Q as it was there (before the scale folds).
+  status commit_chunk(padded_matrix& Q, Scalar& c, vector_type& w, Eigen::Index k, Scalar cc,
+                      Scalar* keep) noexcept {
     if (!detail::all_finite(wk_)) return status::numerical_failure;
     w = wk_;
     detail::lower_block_rank_downdate_on<fixed_kind>(kind_, Q.data(), Q.rows(), G_.data(),
-                                                     G_.rows(), k);
+                                                     G_.rows(), k, keep);
     c = cc;
     if (!(c < fold_at && c > Scalar(1) / fold_at)) fold_scale(Q, c);
     return status::ok;

@@ -377,14 +377,20 @@ inline constexpr int downdate_tile_rows = [] {
 }();
 
 /// One tile of lower_block_rank_downdate: the R row blocks r, r + n, ... of block column a.
-template <int R, class Packet, class Scalar>
+/// With Keep, the packets as loaded are also stored to `keep` (same layout as Q).
+template <int R, bool Keep, class Packet, class Scalar>
 inline void rank_downdate_tile(Scalar* Q, Eigen::Index dp, Eigen::Index a, Eigen::Index r,
-                               const Scalar* H, Eigen::Index ldh, Eigen::Index k) noexcept {
+                               const Scalar* H, Eigen::Index ldh, Eigen::Index k,
+                               Scalar* keep) noexcept {
   using namespace Eigen::internal;
   constexpr int n = static_cast<int>(lanes<Packet>);
   Packet acc[static_cast<std::size_t>(R)][static_cast<std::size_t>(n)];
   for (int i = 0; i < R; ++i)
-    for (int c = 0; c < n; ++c) acc[i][c] = ploadu<Packet>(Q + (a + c) * dp + r + i * n);
+    for (int c = 0; c < n; ++c) {
+      const Eigen::Index at = (a + c) * dp + r + i * n;
+      acc[i][c] = ploadu<Packet>(Q + at);
+      if constexpr (Keep) pstoreu(keep + at, acc[i][c]);
+    }
   // k >= 1 (a do-while: with a loop that might not run, GCC keeps a copy of acc on the
   // stack for that path, 2 R n extra stores and loads per tile).
   Eigen::Index m = 0;
@@ -410,31 +416,43 @@ inline void rank_downdate_tile(Scalar* Q, Eigen::Index dp, Eigen::Index a, Eigen
 /// rank-1 steps amortised), in tiles of up to three row blocks of one block column that
 /// share each broadcast of H_jm. Entry (i, j) becomes fma(H_ik, -H_jk, ... fma(H_i1, -H_j1,
 /// Q_ij)), the same products in the same order as for (j, i), so an exactly symmetric
-/// diagonal block stays exactly symmetric. No allocation.
+/// diagonal block stays exactly symmetric. With `keep` (not null), the stored part of Q as
+/// it was is also written there (same layout), in the same pass: the stores have room
+/// beside the k FMAs per packet, where a separate copy would load every packet again.
+/// No allocation.
 template <class Packet, class Scalar>
 inline void lower_block_rank_downdate(Scalar* Q, Eigen::Index dp, const Scalar* H,
-                                      Eigen::Index ldh, Eigen::Index k) noexcept {
+                                      Eigen::Index ldh, Eigen::Index k,
+                                      Scalar* keep = nullptr) noexcept {
   constexpr int n = static_cast<int>(lanes<Packet>);
   constexpr int R = downdate_tile_rows<Packet>;
   if (k <= 0) return;
-  for (Eigen::Index a = 0; a < dp; a += n) {
-    Eigen::Index r = a;
-    for (; r + R * n <= dp; r += R * n) rank_downdate_tile<R, Packet>(Q, dp, a, r, H, ldh, k);
-    if constexpr (R > 2)
-      if (r + 2 * n <= dp) {
-        rank_downdate_tile<2, Packet>(Q, dp, a, r, H, ldh, k);
-        r += 2 * n;
-      }
-    for (; r < dp; r += n) rank_downdate_tile<1, Packet>(Q, dp, a, r, H, ldh, k);
-  }
+  const auto pass = [&]<bool Keep>(std::bool_constant<Keep>) {
+    for (Eigen::Index a = 0; a < dp; a += n) {
+      Eigen::Index r = a;
+      for (; r + R * n <= dp; r += R * n)
+        rank_downdate_tile<R, Keep, Packet>(Q, dp, a, r, H, ldh, k, keep);
+      if constexpr (R > 2)
+        if (r + 2 * n <= dp) {
+          rank_downdate_tile<2, Keep, Packet>(Q, dp, a, r, H, ldh, k, keep);
+          r += 2 * n;
+        }
+      for (; r < dp; r += n) rank_downdate_tile<1, Keep, Packet>(Q, dp, a, r, H, ldh, k, keep);
+    }
+  };
+  if (keep != nullptr)
+    pass(std::true_type{});
+  else
+    pass(std::false_type{});
 }
 
 /// lower_block_rank_downdate with the packet of rung FixedKind, or of `kind` (on_rung).
 template <int FixedKind, class Scalar>
 inline void lower_block_rank_downdate_on(int kind, Scalar* Q, Eigen::Index dp, const Scalar* H,
-                                         Eigen::Index ldh, Eigen::Index k) noexcept {
+                                         Eigen::Index ldh, Eigen::Index k,
+                                         Scalar* keep = nullptr) noexcept {
   on_rung<FixedKind, Scalar>(kind, [&]<class Packet>(std::type_identity<Packet>) {
-    lower_block_rank_downdate<Packet>(Q, dp, H, ldh, k);
+    lower_block_rank_downdate<Packet>(Q, dp, H, ldh, k, keep);
   });
 }
 
