@@ -394,7 +394,10 @@ class rls {
     return matrix_type::NullaryExpr(dim(), dim(),
                                     lower_view{Q_.data(), v_.data(), Q_.rows(), c_});
   }
-  /// trace(P), kept by the anti-windup rule at or below options().max_trace.
+  /// trace(P), kept by the anti-windup rule at or below options().max_trace up to rounding:
+  /// the factor that puts P on the bound is rounded, so the trace can end a few ulp above
+  /// it, never more than max_trace (1 + 4 d eps) (the slack set_state and load_state accept,
+  /// so a state saved on the bound loads again).
   [[nodiscard]] scalar_type covariance_trace() const noexcept { return trace_; }
   /// The effective memory 1 / (1 - lambda) in samples; +inf at lambda = 1.
   [[nodiscard]] double effective_memory() const noexcept {
