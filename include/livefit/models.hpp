@@ -7,5 +7,6 @@
 #include "livefit/models/online_logistic.hpp"
 #include "livefit/models/online_standardizer.hpp"
 #include "livefit/models/rls.hpp"
+#include "livefit/models/with_intercept.hpp"
 
 #endif  // LIVEFIT_MODELS_HPP

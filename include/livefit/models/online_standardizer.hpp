@@ -40,8 +40,9 @@ struct online_standardizer_options {
 /// scale 1, so z = x - mean: the constant itself maps to 0, 15.0 after a constant 14.62 maps
 /// to 0.38, and nothing is ever divided by a rounding-level spread.
 ///
-/// Composition: standardise x, then append the constant 1 feature a regressor's intercept
-/// needs (a constant column standardises to 0).
+/// Composition: standardise x, then give it to a regressor with an intercept
+/// (with_intercept<rls<...>>, which appends the constant 1 feature itself; a constant column
+/// of x standardises to 0, so it cannot serve as the intercept).
 template <class Scalar, int D = Eigen::Dynamic>
 class online_standardizer {
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,

@@ -100,8 +100,9 @@ struct rls_options {
 /// max_trace, or remove the collinearity when this matters; a square-root (QR) form would
 /// double the usable range at about twice the cost.
 ///
-/// Intercept convention: the model has no implicit intercept; append a constant 1 feature
-/// to x (it is then regularised by the prior like every other coefficient).
+/// Intercept: the model has no implicit one. with_intercept<rls<Scalar, D>>
+/// (models/with_intercept.hpp) appends the constant 1 feature on the way in and predicts
+/// w'x + b; the intercept is then regularised by the prior like every other coefficient.
 ///
 /// Cost per update, with dp = d rounded up to the packet width n: 2 dp^2 FLOPs for g = Q x
 /// (each stored entry is loaded once and used for both triangles), dp (dp + n) FLOPs for the
