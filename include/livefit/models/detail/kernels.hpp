@@ -39,10 +39,14 @@ template <class Scalar>
 }
 
 /// p - a * b, rounded the same way for (a, b) and (b, a) in every code path (the product is
-/// exact inside the fused operation, or rounded alike without it).
+/// exact inside the fused operation, or rounded alike without it, then subtracted: no
+/// negation, and the same rounding as fnmadd's packets in every rounding mode).
 template <class Scalar>
 [[nodiscard]] inline Scalar fnms(Scalar p, Scalar a, Scalar b) noexcept {
-  return scalar_madd(-a, b, p);
+  if constexpr (fused_madd)
+    return std::fma(-a, b, p);
+  else
+    return p - a * b;
 }
 
 // Packet types are template arguments below; GCC warns that their alignment attributes are
@@ -144,7 +148,7 @@ template <class Packet>
     return Eigen::internal::pmadd(a, b, c);
 }
 
-/// c - a * b, rounded exactly as fmadd(-a, b, c) (negating a factor is exact): one fused
+/// c - a * b, rounded exactly as fnms(c, a, b) (fused: as fmadd(-a, b, c)): one fused
 /// negated multiply-add instruction on x86 with FMA instead of a negation and an FMA (Eigen
 /// 3.4's pnegate is a subtraction from zero, which the compiler cannot fold into the FMA).
 template <class Packet>
@@ -159,8 +163,12 @@ template <class Packet>
   if constexpr (std::is_same_v<Packet, __m128d>) return _mm_fnmadd_pd(a, b, c);
   if constexpr (std::is_same_v<Packet, __m128>) return _mm_fnmadd_ps(a, b, c);
 #endif
+  // Without FMA: the product rounded, then subtracted (a multiply and a subtraction, where
+  // pmadd of the negated factor takes a sign flip, a multiply and an addition), as fnms.
   if constexpr (std::is_floating_point_v<Packet>)
-    return scalar_madd(-a, b, c);
+    return fnms(c, a, b);
+  else if constexpr (!fused_madd)
+    return Eigen::internal::psub(c, Eigen::internal::pmul(a, b));
   else
     return Eigen::internal::pmadd(Eigen::internal::pnegate(a), b, c);
 }
