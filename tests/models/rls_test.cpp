@@ -1,5 +1,6 @@
 // Tests of livefit::rls: agreement with batch and decayed least squares and with statsmodels,
 // tracking, anti-windup (case C06), the births stability case, allocations, bad input.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -296,6 +297,59 @@ TEMPLATE_TEST_CASE("rls: C06 wind-up soak, 1e7 idle updates of each kind",
                    "[models][rls][C06][.soak]", float, double) {
   run_windup_case<TestType>(10000000, Eigen::Matrix<TestType, 2, 1>::Zero());
   run_windup_case<TestType>(10000000, Eigen::Matrix<TestType, 2, 1>(1, 1));
+}
+
+// Soak (hidden): P stays symmetric positive definite over 1e8 exciting updates at lambda
+// 0.99, i.e. across about 45,000 (double) or 90,000 (float) folds of the scale into Q and
+// far more updates than any unit test makes. x = (1, z1, z2, z3) with z standard normal,
+// y = truth'x + 0.1 N. Every 1e6 updates: no update was refused, P is exactly symmetric,
+// its Cholesky factorisation succeeds (LLT reads one triangle, so with exact symmetry this
+// is definiteness of P itself), and w is near the truth.
+// Tolerance on w: E[x x'] = I, so the weighted estimate has variance about
+// sigma^2 (1 - lambda) / (1 + lambda) = 0.01 * 0.01 / 1.99 per coefficient, a standard
+// deviation of 0.0071; 0.05 is 7 of them, so 400 checks do not fail by chance (2.6e-12 each)
+// while a model that lost its way (w off by its own size) does. The prior's bias
+// (lambda^n delta) and float rounding (eps |y|, about 1e-6) are far below it.
+// Measured in an -O2 build (RelWithDebInfo, x86-64): about 10 s each for float and double.
+TEMPLATE_TEST_CASE("rls: P stays positive definite over 1e8 updates at lambda 0.99",
+                   "[models][rls][.soak]", float, double) {
+  using S = TestType;
+  using V = Eigen::Matrix<S, 4, 1>;
+  using M = Eigen::Matrix<S, 4, 4>;
+  const unsigned seed = 20270101;
+  INFO("seed " << seed);
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> normal;
+  rls_options o;
+  o.forgetting_factor = 0.99;
+  auto made = rls<S, 4>::make(o);
+  REQUIRE(made.has_value());
+  auto& m = *made;
+  const V truth(S(0.5), S(1), S(-2), S(3));
+  const long total = 100000000, every = 1000000;
+  long refused = 0;
+  double worst = 0.0;
+  V x;
+  for (long i = 1; i <= total; ++i) {
+    x << S(1), static_cast<S>(normal(gen)), static_cast<S>(normal(gen)),
+        static_cast<S>(normal(gen));
+    const S y = truth.dot(x) + static_cast<S>(0.1 * normal(gen));
+    if (m.update(x, y) != status::ok) ++refused;
+    if (i % every != 0) continue;
+    INFO("after " << i << " updates");
+    REQUIRE(refused == 0);
+    const M P = m.covariance();
+    REQUIRE(P.allFinite());
+    REQUIRE(P == P.transpose());
+    const Eigen::LLT<M> llt(P);
+    REQUIRE(llt.info() == Eigen::Success);
+    const double err = static_cast<double>((m.coefficients() - truth).cwiseAbs().maxCoeff());
+    worst = std::max(worst, err);
+    REQUIRE(err < 0.05);
+  }
+  std::printf("rls definiteness soak: worst |w - truth| %.3g over %ld checks\n", worst,
+              total / every);
+  CHECK(m.samples_seen() == static_cast<std::uint64_t>(total));
 }
 
 namespace {
