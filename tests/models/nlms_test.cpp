@@ -9,6 +9,7 @@
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "fixed_size_allocations.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/models/nlms.hpp"
 
@@ -98,4 +99,14 @@ TEST_CASE("nlms: update allocates nothing, checkpoint round trip", "[models][nlm
   auto wrong = nlms<double>::make({0.9, 1.0}, 15);
   livefit::byte_reader r2(w.bytes());
   CHECK(wrong->load_state(r2) == status::dimension_mismatch);
+}
+
+// The fixed sizes (float and double, D = 4 and 8) allocate nothing after make() either; the
+// dynamic size is counted in the test above.
+TEST_CASE("nlms: update and predict allocate nothing at fixed sizes 4 and 8",
+          "[models][nlms]") {
+  livefit::test::check_fixed_sizes_allocate_nothing<nlms>(
+      nlms_options{0.3, 1e-6}, [](auto& m, const auto& x, int) {
+        return static_cast<double>(m.update(x, x(0))) + static_cast<double>(m.predict(x));
+      });
 }

@@ -3,11 +3,13 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <type_traits>
 
 #include <Eigen/Core>
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "fixed_size_allocations.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/models/online_logistic.hpp"
 
@@ -163,4 +165,17 @@ TEST_CASE("online_logistic: make refuses a subnormal alpha, tiny normal alpha wo
   using V = Eigen::Matrix<double, 2, 1>;
   for (int i = 0; i < 50; ++i) REQUIRE(m->update(V(1.0, i % 2), i % 2) == status::ok);
   CHECK(m->coefficients().allFinite());
+}
+
+// The fixed sizes (float and double, D = 4 and 8) allocate nothing after make() either, l1
+// and l2 on so that the penalised step runs; the dynamic size is counted in the test above.
+TEST_CASE("online_logistic: update and predict allocate nothing at fixed sizes 4 and 8",
+          "[models][online_logistic]") {
+  livefit::test::check_fixed_sizes_allocate_nothing<online_logistic>(
+      online_logistic_options{0.1, 1.0, 0.1, 0.1}, [](auto& m, const auto& x, int i) {
+        using S = typename std::remove_cvref_t<decltype(m)>::scalar_type;
+        const S y = i % 3 == 0 ? S(1) : S(0);
+        const double st = static_cast<double>(m.update(x, y)) + static_cast<double>(m.predict(x));
+        return st + static_cast<double>(m.decision_function(x) + m.log_loss(x, y));
+      });
 }

@@ -2,12 +2,14 @@
 // numpy moments, forgetting, bad input, checkpoints.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
 
 #include "alloc_counter.hpp"
 #include "catch.hpp"
+#include "fixed_size_allocations.hpp"
 #include "livefit/core/concepts.hpp"
 #include "livefit/models/online_standardizer.hpp"
 
@@ -135,4 +137,17 @@ TEMPLATE_TEST_CASE("online_standardizer: transform reports overflow, z untouched
   // Within range the same model still transforms, finitely.
   REQUIRE(m->transform(V(S(0), S(0.5)), z) == status::ok);
   CHECK(z.allFinite());
+}
+
+// The fixed sizes (float and double, D = 4 and 8) allocate nothing after make() either,
+// with z a fixed-size vector too; the dynamic size is counted in the test above.
+TEST_CASE("online_standardizer: update and transform allocate nothing at sizes 4 and 8",
+          "[models][online_standardizer]") {
+  livefit::test::check_fixed_sizes_allocate_nothing<online_standardizer>(
+      livefit::online_standardizer_options{0.99}, [](auto& m, const auto& x, int) {
+        using V = std::remove_cvref_t<decltype(x)>;
+        V z = V::Zero();
+        const double st = static_cast<double>(m.update(x)) + static_cast<double>(m.transform(x, z));
+        return st + static_cast<double>(z(0)) + static_cast<double>(m.scale(x.size() - 1));
+      });
 }
