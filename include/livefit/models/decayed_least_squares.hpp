@@ -132,8 +132,9 @@ class decayed_least_squares {
   /// that saw this shard's samples, then the other's (A = lambda^m A_this + A_other,
   /// b likewise, prior weight lambda^(n+m), m = the other's sample count), then solves.
   /// With lambda = 1 the order does not matter. Off the hot path (O(d^3) for the solve).
-  /// @return invalid_argument (state unchanged) when the dimensions, forgetting factors or
-  ///         ridges differ; numerical_failure (state unchanged) when the sums would overflow.
+  /// @return dimension_mismatch (state unchanged) when the dimensions differ;
+  ///         invalid_argument (state unchanged) when the forgetting factors or ridges differ;
+  ///         numerical_failure (state unchanged) when the sums would overflow.
   status merge(const decayed_least_squares& other) noexcept {
     if (other.dim() != dim()) return status::dimension_mismatch;
     if (other.opt_.forgetting_factor != opt_.forgetting_factor || other.ridge_ != ridge_)
