@@ -106,14 +106,19 @@ struct sample_stream {
   }
 };
 
+// update_block runs the block kernels here in every build (automatic would take update()
+// row by row in builds without FMA, such as the portable CI build); the rows method has its
+// own tests at the end.
 template <class Scalar, int D = Eigen::Dynamic>
 rls<Scalar, D> make_model(double lambda, double ridge, Eigen::Index d, double max_trace = 0.0,
-                          Eigen::Index max_block = 32) {
+                          Eigen::Index max_block = 32,
+                          livefit::rls_block_method method = livefit::rls_block_method::kernels) {
   rls_options o;
   o.forgetting_factor = lambda;
   o.ridge = ridge;
   o.max_trace = max_trace;
   o.max_block = max_block;
+  o.block_method = method;
   auto r = rls<Scalar, D>::make(o, d);
   REQUIRE(r.has_value());
   return std::move(r).value();
@@ -872,4 +877,67 @@ TEMPLATE_TEST_CASE("rls storage: the trace stays on its bound within 4 d eps",
       CHECK(fresh.load_state(r) == status::ok);
     }
   }
+}
+
+// The rows method of update_block (rls_block_method::rows, what automatic takes without
+// FMA): update() row by row, so the result is bit-identical to k calls of update(), and a
+// refused row puts everything back, the pending step of the update before the call
+// included: the model then continues bit for bit like a twin that never saw the block.
+// Blocks of 1 to 16 rows on padded dims; the refused block's last row overflows x'P x.
+TEMPLATE_TEST_CASE("rls storage: update_block by rows is k updates, all or nothing",
+                   "[models][rls][storage]", float, double) {
+  using S = TestType;
+  for_dims({2, 5, 9, 17}, []<int D>(Eigen::Index d) {
+    INFO("d = " << d << (D == Eigen::Dynamic ? " dynamic" : " fixed"));
+    using model = rls<S, D>;
+    auto blk = make_model<S, D>(0.97, 1e-1, d, 0.0, 16, livefit::rls_block_method::rows);
+    auto seq = make_model<S, D>(0.97, 1e-1, d, 0.0, 16, livefit::rls_block_method::rows);
+    sample_stream<S> gen(7);
+    vec<S> x;
+    for (int round = 0; round < 30; ++round) {
+      const Eigen::Index k = 1 + round % 16;
+      mat<S> X(k, d);
+      vec<S> y(k);
+      for (Eigen::Index i = 0; i < k; ++i) {
+        gen.next(d, x, y(i));
+        X.row(i) = x.transpose();
+        REQUIRE(seq.update(as_input<model>(x), y(i)) == status::ok);
+      }
+      REQUIRE(blk.update_block(X, y) == status::ok);
+      REQUIRE(state_bytes(blk) == state_bytes(seq));
+    }
+    CHECK(mat<S>(blk.covariance()) == mat<S>(seq.covariance()));
+    CHECK(blk.covariance_trace() == seq.covariance_trace());
+    // A refused block right after an update (its step still pending).
+    S y1;
+    gen.next(d, x, y1);
+    REQUIRE(blk.update(as_input<model>(x), y1) == status::ok);
+    REQUIRE(seq.update(as_input<model>(x), y1) == status::ok);
+    const snapshot<model> before(blk);
+    mat<S> X(12, d);
+    vec<S> y(12);
+    for (Eigen::Index i = 0; i < 12; ++i) {
+      gen.next(d, x, y(i));
+      X.row(i) = x.transpose();
+    }
+    X.row(11).setConstant(std::numeric_limits<S>::max() / S(4));
+    CHECK(blk.update_block(X, y) == status::numerical_failure);
+    CHECK(snapshot<model>(blk) == before);
+    for (int i = 0; i < 20; ++i) {
+      S yi;
+      gen.next(d, x, yi);
+      REQUIRE(blk.update(as_input<model>(x), yi) == status::ok);
+      REQUIRE(seq.update(as_input<model>(x), yi) == status::ok);
+    }
+    CHECK(state_bytes(blk) == state_bytes(seq));
+    CHECK(mat<S>(blk.covariance()) == mat<S>(seq.covariance()));
+  });
+}
+
+TEST_CASE("rls storage: make() refuses an unknown block method", "[models][rls][storage]") {
+  rls_options o;
+  o.block_method = static_cast<livefit::rls_block_method>(7);
+  const auto r = rls<double>::make(o, 3);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message == "rls: block_method must be automatic, kernels or rows");
 }

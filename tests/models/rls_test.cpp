@@ -517,8 +517,15 @@ TEMPLATE_TEST_CASE("rls: update_block equals sequential updates", "[models][rls]
   std::mt19937 rng(seed);
   std::normal_distribution<S> N(S(0), S(1));
   const Eigen::Index d = 6;
+  // Both methods of update_block (rls_block_method), whatever the build would pick.
+  const auto method = GENERATE(livefit::rls_block_method::kernels, livefit::rls_block_method::rows);
+  INFO("block method " << static_cast<int>(method));
   auto seq = make_rls<S>(0.97, 1e-1, d);
-  auto blk = make_rls<S>(0.97, 1e-1, d);
+  rls_options bo;
+  bo.forgetting_factor = 0.97;
+  bo.ridge = 1e-1;
+  bo.block_method = method;
+  auto blk = *rls<S>::make(bo, d);
   for (int round = 0; round < 40; ++round) {
     const Eigen::Index k = 1 + round % 16;
     mat<S> X(k, d);
@@ -537,6 +544,10 @@ TEMPLATE_TEST_CASE("rls: update_block equals sequential updates", "[models][rls]
   CHECK((blk.coefficients() - seq.coefficients()).norm() / seq.coefficients().norm() < tol);
   CHECK((blk.covariance() - seq.covariance()).norm() / seq.covariance().norm() < tol);
   CHECK(blk.covariance() == blk.covariance().transpose());
+  if (method == livefit::rls_block_method::rows) {  // update() itself, row by row
+    CHECK(blk.coefficients() == seq.coefficients());
+    CHECK(mat<S>(blk.covariance()) == mat<S>(seq.covariance()));
+  }
   mat<S> too_many(33, d);
   too_many.setOnes();
   CHECK(blk.update_block(too_many, vec<S>::Ones(33)) == status::invalid_argument);
@@ -831,6 +842,7 @@ TEMPLATE_TEST_CASE("rls: update_block of 32 rows equals sequential updates at la
     o.forgetting_factor = lam;
     o.ridge = 1.0;
     o.max_trace = 1e30;
+    o.block_method = livefit::rls_block_method::kernels;  // in every build
     auto seq = *rls<S>::make(o, 4);
     auto blk = *rls<S>::make(o, 4);
     for (int round = 0; round < 5; ++round) {

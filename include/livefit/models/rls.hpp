@@ -31,6 +31,13 @@
 
 namespace livefit {
 
+/// How `rls::update_block` folds its rows in (see there).
+enum class rls_block_method : std::uint8_t {
+  automatic,  ///< kernels in builds with fused multiply-add, rows otherwise
+  kernels,    ///< the block kernels: rank-k passes over P, rows side by side in packets
+  rows,       ///< update() row by row, with the state kept aside for all-or-nothing
+};
+
 /// Settings of an `rls` model.
 struct rls_options {
   /// lambda, the weight kept by the past at each update, in (0, 1]. 1 = ordinary (ridge)
@@ -49,6 +56,8 @@ struct rls_options {
   /// Largest number of rows `update_block` takes in one call (its scratch is sized in
   /// make()); 0 disables block updates. Default 32.
   Eigen::Index max_block = 32;
+  /// How update_block works; automatic picks what measured faster for the build.
+  rls_block_method block_method = rls_block_method::automatic;
 };
 
 /// Recursive least squares (RLS) with forgetting factor lambda and ridge prior P0 = I/delta.
@@ -195,6 +204,10 @@ class rls {
     if (opt.max_block < 0 || opt.max_block > 4096)
       return fail(errc::invalid_argument, "rls: max_block must be in [0, 4096], got " +
                                               std::to_string(opt.max_block));
+    if (opt.block_method != rls_block_method::automatic &&
+        opt.block_method != rls_block_method::kernels &&
+        opt.block_method != rls_block_method::rows)
+      return fail(errc::invalid_argument, "rls: block_method must be automatic, kernels or rows");
     return rls(opt, dim, bound);
   }
 
@@ -284,6 +297,7 @@ class rls {
     return status::ok;
   }
 
+
   /// Folds k samples in at once (the rows of X, targets y), with the same result as k
   /// sequential updates up to rounding. In chunks of c <= 8 rows: G = Q X' for the whole
   /// chunk in one pass over the stored triangle, with the c samples side by side in packets
@@ -298,10 +312,18 @@ class rls {
   /// run on the c x c products X Q X' (scalars) and the vectors follow off that chain.
   /// FLOPs: about 3 d^2 k + O(d k c), as k updates.
   ///
-  /// Measured on an AVX-512 machine (benchmarks/models_bench.cpp, BM_RlsBlock vs BM_RlsSeq,
-  /// docs/performance.md): at k = 8, 1-10% less time per row than k calls of update() for
-  /// d = 16 to 64 (most at d = 64). LIMITATION: a block of 2 to 7 rows costs as much as 8,
-  /// and blocks of several chunks (k > 8) are up to 10% slower than k updates at d <= 32.
+  /// That is the kernels method (options().block_method). The rows method runs update()
+  /// row by row with the state kept aside: bit-identical to k updates. automatic takes
+  /// kernels where the build has fused multiply-add and rows otherwise: without FMA (the
+  /// portable SSE2 build, 16 registers) the kernels' tiles do not fit in registers and
+  /// measured 1.4 to 2.9 times slower than k updates. LIMITATION: there, rows measured
+  /// 10-25% slower than k calls of update() at d <= 16 and about 10% at d = 64, so the
+  /// portable build gains nothing from blocks.
+  ///
+  /// Measured (benchmarks/models_bench.cpp, BM_RlsBlock vs BM_RlsSeq, docs/performance.md):
+  /// with AVX-512 and with AVX2, the kernels take less time per row than k calls of update()
+  /// at most sizes and about the same at the rest (see the docs for the figures).
+  /// LIMITATION: a block of 2 to 7 rows costs as much as 8 in the kernels.
   /// X and y must not be lazy expressions that read this model (they are read chunk by
   /// chunk, in place).
   ///
@@ -329,6 +351,7 @@ class rls {
       xr_ = X.row(0).transpose();
       return update(xr_, y(0));
     }
+    if (by_rows_) return update_rows(X, y);
     apply_pending();
     const Eigen::Index c = std::min(k, chunk_);
     if (c == k) {
@@ -532,6 +555,8 @@ class rls {
         max_trace_(static_cast<Scalar>(bound)),
         max_block_(opt.max_block),
         chunk_(chunk_rows(opt.forgetting_factor)),
+        by_rows_(opt.block_method == rls_block_method::rows ||
+                 (opt.block_method == rls_block_method::automatic && !detail::fused_madd)),
         w_(vector_type::Zero(dim)),
         wk_(vector_type::Zero(dim)),
         kind_(detail::ladder_kind<Scalar>(dim)),
@@ -544,15 +569,51 @@ class rls {
         Q_(padded_matrix::Zero(detail::padded_dim<Scalar>(dim, kind_),
                                detail::padded_dim<Scalar>(dim, kind_))),
         Xt_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_), opt.max_block)),
-        G_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_), opt.max_block)),
+        G_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_),
+                              by_rows_ ? 0 : opt.max_block)),
         Xs_(sample_block::Zero(detail::sample_group, staged_rows(opt, dim, kind_))),
         Gs_(sample_block::Zero(detail::sample_group, staged_rows(opt, dim, kind_))),
         db_(padded_vector::Ones(detail::padded_dim<Scalar>(dim, kind_))),
         Qb_(padded_matrix::Zero(staged_rows(opt, dim, kind_), staged_rows(opt, dim, kind_))),
         wb_(vector_type::Zero(dim)),
+        vb_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
+        dgb_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
         xr_(vector_type::Zero(dim)) {
     ind_.head(dim).setOnes();
     reset();
+  }
+
+  // update_block by update() row by row (rls_block_method::rows): the state is kept aside
+  // first (the stored triangle, the scale, w, the pending step, the diagonal, the trace and
+  // the count), and put back when a row is refused, so the call is all-or-nothing like the
+  // kernels' path. Bit-identical to k calls of update(). Measured in the portable build:
+  // 10-25% more time per row than k calls of update() at d <= 16, about 10% at d = 64; the
+  // copies account for little of it (transposing the rows first, to keep store forwarding
+  // out of the way, changed nothing), and the rest is not understood.
+  template <class DX, class DY>
+  status update_rows(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DY>& y) noexcept {
+    copy_lower_blocks(Q_, Qb_);
+    const Scalar c0 = c_, trace0 = trace_;
+    const bool pending0 = pending_;
+    const std::uint64_t n0 = n_;
+    wb_ = w_;
+    vb_ = v_;
+    dgb_ = dg_;
+    for (Eigen::Index r = 0; r < X.rows(); ++r) {
+      xr_ = X.row(r).transpose();
+      if (const status st = update(xr_, y(r)); st != status::ok) {
+        copy_lower_blocks(Qb_, Q_);
+        c_ = c0;
+        trace_ = trace0;
+        pending_ = pending0;
+        n_ = n0;
+        w_ = wb_;
+        v_ = vb_;
+        dg_ = dgb_;
+        return st;
+      }
+    }
+    return status::ok;
   }
 
   // One chunk of update_block on (Q, c, w), P = c Q (no step pending on Q): every check
@@ -831,6 +892,7 @@ class rls {
   Scalar max_trace_;
   Eigen::Index max_block_;
   Eigen::Index chunk_;  // rows per chunk of update_block
+  bool by_rows_;        // update_block by update() row by row (rls_block_method)
   vector_type w_;   // coefficients
   vector_type wk_;  // scratch: candidate coefficients
   int kind_;                 // the packet rung of the kernels (fixed when D is)
@@ -850,7 +912,9 @@ class rls {
   padded_vector db_;  // block scratch: the staged diagonal of Q
   padded_matrix Qb_;  // block scratch: Q at the start of a block of several chunks
   vector_type wb_;  // block scratch: w at the start of a block of several chunks
-  vector_type xr_;  // block scratch: the row of a block of one row
+  padded_vector vb_;   // block scratch (rows method): the pending step at the start
+  padded_vector dgb_;  // block scratch (rows method): the diagonal at the start
+  vector_type xr_;  // block scratch: the row of a block of one row (or of the rows method)
   Scalar trace_{};
   std::uint64_t n_{0};
 };
