@@ -130,6 +130,37 @@ TEST_CASE("decayed_least_squares: merge of two shards equals one model over both
   CHECK(state_bytes(mine) == before);
 }
 
+// A merge whose system has no finite solution is refused with nothing changed (it used to
+// merge the statistics, then report the failed solve). Tiny x and a huge y: A = 1e-320
+// (subnormal), b = 1e140, and the prior 1e-300, so w = b / (A + prior) overflows; each
+// shard's own solve fails the same way (update() keeps w and says ok, see solve()). A model
+// merged with itself is also checked against a merge with its copy.
+TEST_CASE("decayed_least_squares: a merge that cannot solve changes nothing",
+          "[models][dls]") {
+  auto a = make_dls(1.0, 1e-300, 1);
+  auto b = make_dls(1.0, 1e-300, 1);
+  Eigen::VectorXd x(1);
+  x << 1e-160;
+  REQUIRE(a.update(x, 1e300) == status::ok);
+  REQUIRE(b.update(x, 1e300) == status::ok);
+  REQUIRE(a.solve() == status::numerical_failure);
+  const auto before = state_bytes(a);
+  CHECK(a.merge(b) == status::numerical_failure);
+  CHECK(state_bytes(a) == before);
+  CHECK(a.samples_seen() == 1);
+  // Self-merge: the same bits as merging an identical copy.
+  auto c = make_dls(0.99, 1e-2, 3);
+  const stream s = make_stream(8, 50, 3);
+  for (Eigen::Index i = 0; i < 50; ++i)
+    REQUIRE(c.update(s.X.row(i).transpose(), s.y(i)) == status::ok);
+  auto copy = c;
+  auto twin = c;
+  REQUIRE(c.merge(c) == status::ok);
+  REQUIRE(twin.merge(copy) == status::ok);
+  CHECK(state_bytes(c) == state_bytes(twin));
+  CHECK(c.samples_seen() == 100);
+}
+
 TEST_CASE("decayed_least_squares: singular and collinear designs stay finite",
           "[models][dls]") {
   auto m = make_dls(0.9, 1e-3, 3);

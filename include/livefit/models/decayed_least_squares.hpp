@@ -134,7 +134,8 @@ class decayed_least_squares {
   /// With lambda = 1 the order does not matter. Off the hot path (O(d^3) for the solve).
   /// @return dimension_mismatch (state unchanged) when the dimensions differ;
   ///         invalid_argument (state unchanged) when the forgetting factors or ridges differ;
-  ///         numerical_failure (state unchanged) when the sums would overflow.
+  ///         numerical_failure (state unchanged) when the sums would overflow or the merged
+  ///         system has no finite solution. No allocation (the scratch is sized in make()).
   status merge(const decayed_least_squares& other) noexcept {
     if (other.dim() != dim()) return status::dimension_mismatch;
     if (other.opt_.forgetting_factor != opt_.forgetting_factor || other.ridge_ != ridge_)
@@ -144,11 +145,23 @@ class decayed_least_squares {
     if (!std::isfinite(decay * A_.cwiseAbs().maxCoeff() + other.A_.cwiseAbs().maxCoeff()) ||
         !std::isfinite(decay * b_.cwiseAbs().maxCoeff() + other.b_.cwiseAbs().maxCoeff()))
       return status::numerical_failure;
-    A_ = decay * A_ + other.A_;
-    b_ = decay * b_ + other.b_;
-    prior_ *= decay;
+    // The merged statistics are formed and solved in scratch (M_, bk_, wk_), and committed
+    // only when the solution is finite. (other may be this model: every step reads it
+    // before anything of this model is written.)
+    M_ = decay * A_ + other.A_;
+    bk_ = decay * b_ + other.b_;
+    const Scalar prior = prior_ * decay;
+    ldlt_.compute(M_ + (prior * ridge_) * matrix_type::Identity(dim(), dim()));
+    if (ldlt_.info() != Eigen::Success) return status::numerical_failure;
+    wk_ = ldlt_.solve(bk_);
+    if (!detail::all_finite(wk_)) return status::numerical_failure;
+    A_ = M_;
+    b_ = bk_;
+    prior_ = prior;
     n_ += other.n_;
-    return solve();
+    w_ = wk_;
+    since_solve_ = 0;
+    return status::ok;
   }
 
   /// The prediction w'x with the last solution.
@@ -230,6 +243,7 @@ class decayed_least_squares {
         b_(vector_type::Zero(dim)),
         w_(vector_type::Zero(dim)),
         wk_(vector_type::Zero(dim)),
+        bk_(vector_type::Zero(dim)),
         ldlt_(dim) {
     // Factorises the zero scratch once so that every member of the LDLT (its matrix, norm
     // and info) holds a value before the model is copied or moved: GCC 12 -O2 otherwise
@@ -245,6 +259,7 @@ class decayed_least_squares {
   vector_type b_;
   vector_type w_;
   vector_type wk_;  // scratch: candidate solution
+  vector_type bk_;  // scratch: the merged b of merge()
   Eigen::LDLT<matrix_type> ldlt_;
   Scalar prior_{1};
   std::uint64_t n_{0};
