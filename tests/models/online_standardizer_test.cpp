@@ -289,3 +289,32 @@ TEST_CASE("online_standardizer: in front of rls, features of very different scal
   CHECK(worst_ref < 1e-11);
   CHECK(worst_truth < 0.6);
 }
+
+// min_samples: transform() answers not_ready until that many updates (and z stays as it
+// was), make() refuses 0, and load_state keeps this standardizer's own min_samples (it is a
+// setting, not part of the saved state).
+TEST_CASE("online_standardizer: min_samples holds the transform back",
+          "[models][standardizer]") {
+  using S3 = livefit::online_standardizer<double, 3>;
+  CHECK_FALSE(S3::make({.forgetting_factor = 1.0, .min_samples = 0}).has_value());
+  auto s = S3::make({.forgetting_factor = 1.0, .min_samples = 3}).value();
+  Eigen::Vector3d z = Eigen::Vector3d::Constant(-9.0);
+  const Eigen::Vector3d xs[3] = {{1.0, 2.0, 3.0}, {2.0, 2.0, 5.0}, {3.0, 2.0, 7.0}};
+  for (int i = 0; i < 3; ++i) {
+    CHECK(s.transform(xs[i], z) == livefit::status::not_ready);
+    CHECK(z == Eigen::Vector3d::Constant(-9.0));
+    REQUIRE(s.update(xs[i]) == livefit::status::ok);
+  }
+  REQUIRE(s.transform(xs[2], z) == livefit::status::ok);
+  // Mean (2, 2, 5), population variances 2/3, 0, 8/3: z of (3, 2, 7).
+  CHECK_THAT(z(0), WithinRel(1.0 / std::sqrt(2.0 / 3.0), 1e-14));
+  CHECK(z(1) == 0.0);
+  CHECK_THAT(z(2), WithinRel(2.0 / std::sqrt(8.0 / 3.0), 1e-14));
+  livefit::byte_writer w;
+  s.save_state(w);
+  auto t = S3::make({.forgetting_factor = 1.0, .min_samples = 10}).value();
+  livefit::byte_reader r(w.bytes());
+  REQUIRE(t.load_state(r) == livefit::status::ok);
+  CHECK(t.options().min_samples == 10);
+  CHECK(t.transform(xs[2], z) == livefit::status::not_ready);
+}

@@ -23,6 +23,11 @@ struct online_standardizer_options {
   /// lambda in (0, 1]: weight kept by past samples at each update, as in rls. 1 = the plain
   /// running mean and variance of all samples. Default 1.
   double forgetting_factor = 1.0;
+  /// transform() answers not_ready until this many updates, >= 1. Default 1. In front of a
+  /// regressor that keeps its past (rls at lambda near 1), use more (say 30): after one
+  /// sample every spread is 0 and the next samples go through unscaled (z = x - mean), which
+  /// such a model does not forget.
+  std::uint64_t min_samples = 1;
 };
 
 /// Running, exponentially weighted mean and standard deviation of each feature, and the
@@ -63,6 +68,9 @@ class online_standardizer {
       return fail(errc::invalid_argument,
                   "online_standardizer: forgetting_factor must be in (0, 1], got " +
                       detail::format_param(opt.forgetting_factor));
+    if (opt.min_samples < 1)
+      return fail(errc::invalid_argument,
+                  "online_standardizer: min_samples must be >= 1, got 0");
     return online_standardizer(opt, dim);
   }
 
@@ -84,15 +92,15 @@ class online_standardizer {
   }
 
   /// z = (x - mean) / scale, per feature (see the zero-spread convention above).
-  /// @return not_ready before the first update; dimension_mismatch or non_finite_input for
-  ///         bad x; numerical_failure when some z_i would not be finite (x - mean overflows,
-  ///         e.g. x = 1.5e308 after means near -1.5e308; issue 4 defect 6). On any non-ok
-  ///         status z is untouched.
+  /// @return not_ready before options().min_samples updates (default 1);
+  ///         dimension_mismatch or non_finite_input for bad x; numerical_failure when some
+  ///         z_i would not be finite (x - mean overflows, e.g. x = 1.5e308 after means near
+  ///         -1.5e308; issue 4 defect 6). On any non-ok status z is untouched.
   template <class Out>
   [[nodiscard]] status transform(const vector_type& x, Eigen::MatrixBase<Out>& z) const noexcept {
     if (x.size() != dim() || z.size() != dim()) return status::dimension_mismatch;
     if (!detail::all_finite(x)) return status::non_finite_input;
-    if (n_ == 0) return status::not_ready;
+    if (n_ < opt_.min_samples) return status::not_ready;
     // z_i is finite whenever |x_i| + |mean_i| < max * 32 eps: the difference is then below
     // that bound and every scale is 1 or above the floor 64 eps (so |z_i| < max / 2). Only
     // past it is every z_i computed twice (check, then write), so z stays untouched on
@@ -126,6 +134,8 @@ class online_standardizer {
   [[nodiscard]] Eigen::Index dim() const noexcept { return mean_.size(); }
   /// Samples folded in.
   [[nodiscard]] std::uint64_t samples_seen() const noexcept { return n_; }
+  /// The options.
+  [[nodiscard]] const online_standardizer_options& options() const noexcept { return opt_; }
   /// Back to the empty state.
   void reset() noexcept {
     mean_.setZero();
@@ -146,7 +156,7 @@ class online_standardizer {
   /// Reads what save_state wrote; validates into a temporary, then commits.
   [[nodiscard]] status load_state(byte_reader& in) {
     std::uint64_t d = 0, n = 0;
-    online_standardizer_options o;
+    online_standardizer_options o = opt_;  // min_samples is this model's, not saved
     Scalar weight{};
     if (!in.get_u64(d) || !in.get_f64(o.forgetting_factor) || !in.get_u64(n) ||
         !in.get_scalar(weight))

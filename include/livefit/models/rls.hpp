@@ -384,6 +384,12 @@ class rls {
   }
 
   /// The prediction w'x (2d FLOPs). NaN input gives NaN: check inputs with update's status.
+  /// LIMITATION: a fixed-size model and a dynamic-size one of the same dimension fed the
+  /// same samples hold the same P bit for bit, but with AVX or wider their w and
+  /// predictions can differ by rounding: Eigen sums the dot products (here and in update)
+  /// with other packets for a fixed size than for a dynamic one. In SSE2 builds they agree
+  /// bit for bit. (Summing both with the kernels' packets instead cost up to 50% per
+  /// update in float at d = 16, measured, and was left out.)
   [[nodiscard]] scalar_type predict(const vector_type& x) const noexcept { return w_.dot(x); }
 
   /// x'P x: the variance of the prediction w'x due to the uncertainty of w, in units of the

@@ -242,7 +242,9 @@ class pipeline {
 
   /// Serves, scores, learns, monitors and deploys one sample (see the class comment).
   /// @return status::ok; or dimension_mismatch, non_finite_input, out_of_order, or the
-  ///         transform's status, with every piece of state unchanged.
+  ///         transform's status, with every piece of state unchanged, except after
+  ///         not_ready from the transform: the transform has learnt from x (its warm-up),
+  ///         nothing else has.
   [[nodiscard]] status observe(const sample_type& s, observation& out) noexcept {
     if (s.x.size() != dim_) return status::dimension_mismatch;
     if (!std::isfinite(static_cast<double>(s.y)) || !finite(s.x) || !std::isfinite(s.time))
@@ -251,7 +253,12 @@ class pipeline {
 
     const vector_type* z = &s.x;
     if constexpr (!std::is_same_v<Transform, identity_transform>) {
-      if (const status st = transform_.transform(s.x, z_); st != status::ok) return st;
+      if (const status st = transform_.transform(s.x, z_); st != status::ok) {
+        // A transform still warming up (online_standardizer before its first samples) learns
+        // from x, or it would never become ready; nothing else sees the sample.
+        if (st == status::not_ready) static_cast<void>(transform_.update(s.x));
+        return st;
+      }
       z = &z_;
     }
     for (std::size_t i = 0; i < models_.size(); ++i)
