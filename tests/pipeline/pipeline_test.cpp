@@ -127,11 +127,11 @@ TEST_CASE("pipeline: compile-time and run-time forms agree sample by sample",
     REQUIRE(a->observe(sa.next(), oa) == status::ok);
     REQUIRE(b->observe(sb.next(4), ob) == status::ok);
     // Same arithmetic in the same order: bit-identical, not merely close, where Eigen sums
-    // fixed- and dynamic-size vectors with the same packets (SSE2, the portable build). With
-    // AVX and wider, Eigen's dot of a fixed-size 4-vector uses a 4-lane packet and that of a
-    // dynamic one scalar steps (models/rls.hpp, LIMITATION at predict): predictions then
-    // differ by rounding (1e-12 relative bounds a few eps of these sums), and every decision
-    // below must still agree.
+    // a fixed- and a dynamic-size 4-vector alike (SSE2, the portable build). With AVX and
+    // wider, Eigen's dot of a fixed-size 4-vector uses a 4-lane packet and that of a
+    // dynamic one scalar steps (models/rls.hpp, LIMITATION at predict; other sizes differ
+    // in SSE2 too): predictions then differ by rounding (1e-12 relative bounds a few eps of
+    // these sums), and every decision below must still agree.
 #if defined(EIGEN_VECTORIZE_AVX)
     REQUIRE(std::abs(oa.prediction - ob.prediction) <= 1e-12 * (1.0 + std::abs(oa.prediction)));
 #else
@@ -489,6 +489,22 @@ TEST_CASE("pipeline: a standardizer in front learns through its warm-up",
   }
   CHECK(p.samples() == 2970);
   CHECK(p.model(0).samples_seen() == 2970);
+  // Time order holds across the warm-up too: a sample older than the last warm-up one is
+  // out_of_order, and the transform does not learn from it.
+  auto q = pipeline<model, page_hinkley, promotion_gate, canary_rollout<>, std_t>::make(
+               base_options(), ms, make_detector(), make_gate(),
+               canary_rollout<>::make(canary_steps()).value(),
+               std_t::make({.forgetting_factor = 1.0, .min_samples = 3}, 3).value())
+               .value();
+  sample<double, 3> s;
+  s.x << 1.0, 40.0, 0.0;
+  s.y = 11.0;
+  observation o;
+  s.time = 100.0;
+  REQUIRE(q.observe(s, o) == status::not_ready);
+  s.time = 50.0;
+  CHECK(q.observe(s, o) == status::out_of_order);
+  CHECK(q.transform().samples_seen() == 1);
   // Served predictions against the noise-free target: the estimation error of a model with
   // a memory of 100 to 1000 samples at noise 0.2 is a few hundredths; 0.1 leaves room.
   const double rmse = std::sqrt(sq / scored);

@@ -127,7 +127,9 @@ struct event_callback {
 /// For each sample, observe():
 ///  1. rejects bad input (wrong size, NaN or infinite x or y, time going backwards) with a
 ///     status, changing nothing;
-///  2. transforms x with the statistics learnt so far;
+///  2. transforms x with the statistics learnt so far (a transform still warming up answers
+///     not_ready: it learns from x, the sample's time counts for the order check, and the
+///     call returns there; the models and the fingerprint do not see the sample);
 ///  3. predicts with every model and serves production's prediction, or the challenger's
 ///     under trial when the traffic split puts the sample's key in its share;
 ///  4. after the warm-up, scores every model on the sample before any learns from it
@@ -243,20 +245,23 @@ class pipeline {
   /// Serves, scores, learns, monitors and deploys one sample (see the class comment).
   /// @return status::ok; or dimension_mismatch, non_finite_input, out_of_order, or the
   ///         transform's status, with every piece of state unchanged, except after
-  ///         not_ready from the transform: the transform has learnt from x (its warm-up),
-  ///         nothing else has.
+  ///         not_ready from the transform: the transform has learnt from x (its warm-up)
+  ///         and the time is kept for the order check; nothing else has changed.
   [[nodiscard]] status observe(const sample_type& s, observation& out) noexcept {
     if (s.x.size() != dim_) return status::dimension_mismatch;
     if (!std::isfinite(static_cast<double>(s.y)) || !finite(s.x) || !std::isfinite(s.time))
       return status::non_finite_input;
-    if (seen_ > 0 && s.time < last_time_) return status::out_of_order;
+    if (timed_ && s.time < last_time_) return status::out_of_order;
 
     const vector_type* z = &s.x;
     if constexpr (!std::is_same_v<Transform, identity_transform>) {
       if (const status st = transform_.transform(s.x, z_); st != status::ok) {
         // A transform still warming up (online_standardizer before its first samples) learns
         // from x, or it would never become ready; nothing else sees the sample.
-        if (st == status::not_ready) static_cast<void>(transform_.update(s.x));
+        if (st == status::not_ready && transform_.update(s.x) == status::ok) {
+          last_time_ = s.time;  // later samples keep time order with the warm-up's
+          timed_ = true;
+        }
         return st;
       }
       z = &z_;
@@ -277,6 +282,7 @@ class pipeline {
     }
     ++seen_;
     last_time_ = s.time;
+    timed_ = true;
     out.prediction = pred_[served];
     out.model = static_cast<std::uint32_t>(served);
     out.version = version_[served];
@@ -646,6 +652,7 @@ class pipeline {
   std::uint64_t seen_{0};
   std::uint64_t since_gate_{0};
   double last_time_{0.0};
+  bool timed_{false};  // whether last_time_ holds a sample's time (warm-up included)
   drift_state last_drift_state_{drift_state::none};
   std::uint64_t promotions_{0};
   std::uint64_t withdrawals_{0};
