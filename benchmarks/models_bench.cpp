@@ -278,8 +278,9 @@ void BM_Dot(benchmark::State& state) {
 // about 700 rows (double runs on at the bound). Cycling keeps trace(P) near 1. A refused
 // update skips work and would flatter the timing, so any refusal fails the benchmark.
 template <class S, int D>
-auto make_block_model(long k) {
-  return livefit::rls<S, D>::make({0.99, 1e-2, 0, k}, D).value();
+auto make_block_model(long k,
+                      livefit::rls_block_method how = livefit::rls_block_method::automatic) {
+  return livefit::rls<S, D>::make({0.99, 1e-2, 0, k, how}, D).value();
 }
 
 void report_rows(benchmark::State& state, long k, long refused, bool finite) {
@@ -296,10 +297,12 @@ void report_rows(benchmark::State& state, long k, long refused, bool finite) {
   }
 }
 
-template <class S, int D>
+// BM_RlsBlock_update with the method automatic picks for the build; BM_RlsBlockRows_update
+// and BM_RlsBlockKernels_update force one (rls_block_method).
+template <class S, int D, livefit::rls_block_method How = livefit::rls_block_method::automatic>
 void BM_RlsBlock_update(benchmark::State& state) {
   const long k = state.range(0);
-  auto m = make_block_model<S, D>(k);
+  auto m = make_block_model<S, D>(k, How);
   const input_pool<S, D> in(D);
   const long blocks = pool_size / k;  // k divides pool_size
   std::vector<Eigen::Matrix<S, Eigen::Dynamic, D>> X(static_cast<std::size_t>(blocks));
@@ -474,6 +477,18 @@ BENCHMARK_TEMPLATE(BM_RlsSeq_update, float, 16)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsBlock_update, float, 32)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsSeq_update, float, 32)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsBlock_update, float, 64)->Arg(8)->Arg(32);
+template <class S, int D>
+void BM_RlsBlockRows_update(benchmark::State& state) {
+  BM_RlsBlock_update<S, D, livefit::rls_block_method::rows>(state);
+}
+template <class S, int D>
+void BM_RlsBlockKernels_update(benchmark::State& state) {
+  BM_RlsBlock_update<S, D, livefit::rls_block_method::kernels>(state);
+}
+BENCHMARK_TEMPLATE(BM_RlsBlockRows_update, double, 16)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlockKernels_update, double, 16)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlockRows_update, double, 64)->Arg(8)->Arg(32);
+BENCHMARK_TEMPLATE(BM_RlsBlockKernels_update, double, 64)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_RlsSeq_update, float, 64)->Arg(8)->Arg(32);
 BENCHMARK_TEMPLATE(BM_Nlms_update, double, 16);
 BENCHMARK_TEMPLATE(BM_Nlms_update, double, 64);

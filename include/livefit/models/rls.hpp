@@ -317,7 +317,7 @@ class rls {
   /// kernels where the build has fused multiply-add and rows otherwise: without FMA (the
   /// portable SSE2 build, 16 registers) the kernels' tiles do not fit in registers and
   /// measured 1.4 to 2.9 times slower than k updates. LIMITATION: there, rows measured
-  /// 10-25% slower than k calls of update() at d <= 16 and about 10% at d = 64, so the
+  /// 15-25% slower than k calls of update() at d <= 16 and 10-15% at d = 64, so the
   /// portable build gains nothing from blocks.
   ///
   /// Measured (benchmarks/models_bench.cpp, BM_RlsBlock vs BM_RlsSeq, docs/performance.md):
@@ -385,11 +385,12 @@ class rls {
 
   /// The prediction w'x (2d FLOPs). NaN input gives NaN: check inputs with update's status.
   /// LIMITATION: a fixed-size model and a dynamic-size one of the same dimension fed the
-  /// same samples hold the same P bit for bit, but with AVX or wider their w and
-  /// predictions can differ by rounding: Eigen sums the dot products (here and in update)
-  /// with other packets for a fixed size than for a dynamic one. In SSE2 builds they agree
-  /// bit for bit. (Summing both with the kernels' packets instead cost up to 50% per
-  /// update in float at d = 16, measured, and was left out.)
+  /// same samples hold the same P bit for bit, but their w and predictions can differ by
+  /// rounding: Eigen sums the dot products (here and in update) with other packets or
+  /// another unrolling for a fixed size than for a dynamic one (seen with AVX-512 at d = 4,
+  /// and in SSE2 builds at d = 9 in double and d = 17 in float, not at d = 3, 4 or 5).
+  /// (Summing both with the kernels' packets instead cost up to 50% per update in float at
+  /// d = 16, measured, and was left out.)
   [[nodiscard]] scalar_type predict(const vector_type& x) const noexcept { return w_.dot(x); }
 
   /// x'P x: the variance of the prediction w'x due to the uncertainty of w, in units of the
@@ -593,9 +594,9 @@ class rls {
   // first (the stored triangle, the scale, w, the pending step, the diagonal, the trace and
   // the count), and put back when a row is refused, so the call is all-or-nothing like the
   // kernels' path. Bit-identical to k calls of update(). Measured in the portable build:
-  // 10-25% more time per row than k calls of update() at d <= 16, about 10% at d = 64; the
-  // copies account for little of it (transposing the rows first, to keep store forwarding
-  // out of the way, changed nothing), and the rest is not understood.
+  // 15-25% more time per row than k calls of update() at d <= 16, about 10-15% at d = 64,
+  // mostly the copies (the transpose of X, the state kept aside, the input checks of
+  // update_block and of each update()); in the native build 4-10% at d = 16.
   template <class DX, class DY>
   status update_rows(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DY>& y) noexcept {
     copy_lower_blocks(Q_, Qb_);
@@ -605,8 +606,16 @@ class rls {
     wb_ = w_;
     vb_ = v_;
     dgb_ = dg_;
+    // The rows go to columns first, and each column to xr_ by whole packets: a row copied
+    // straight into xr_ is written by scalar stores that the packet loads of update() read
+    // right away, which waits on store forwarding.
+    const Eigen::Index d = dim();
+    Xt_.topLeftCorner(d, X.rows()) = X.transpose();
     for (Eigen::Index r = 0; r < X.rows(); ++r) {
-      xr_ = X.row(r).transpose();
+      if constexpr (D != Eigen::Dynamic)
+        xr_ = Xt_.col(r).template head<D>();
+      else
+        xr_ = Xt_.col(r).head(d);
       if (const status st = update(xr_, y(r)); st != status::ok) {
         copy_lower_blocks(Qb_, Q_);
         c_ = c0;
