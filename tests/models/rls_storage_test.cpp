@@ -881,8 +881,9 @@ TEMPLATE_TEST_CASE("rls storage: the trace stays on its bound within 4 d eps",
 
 // The rows method of update_block (rls_block_method::rows, what automatic takes without
 // FMA): update() row by row, so the result is bit-identical to k calls of update(), and a
-// refused row puts everything back, the pending step of the update before the call
-// included: the model then continues bit for bit like a twin that never saw the block.
+// refused row puts everything back, also after an update whose step was still pending
+// (the block applies it first, which leaves P bit-identical): the model then continues bit
+// for bit like a twin that never saw the block.
 // Blocks of 1 to 16 rows on padded dims; the refused block's last row overflows x'P x.
 TEMPLATE_TEST_CASE("rls storage: update_block by rows is k updates, all or nothing",
                    "[models][rls][storage]", float, double) {

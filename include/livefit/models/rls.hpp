@@ -297,7 +297,6 @@ class rls {
     return status::ok;
   }
 
-
   /// Folds k samples in at once (the rows of X, targets y), with the same result as k
   /// sequential updates up to rounding. In chunks of c <= 8 rows: G = Q X' for the whole
   /// chunk in one pass over the stored triangle, with the c samples side by side in packets
@@ -351,8 +350,8 @@ class rls {
       xr_ = X.row(0).transpose();
       return update(xr_, y(0));
     }
-    if (by_rows_) return update_rows(X, y);
     apply_pending();
+    if (by_rows_) return update_rows(X, y);
     const Eigen::Index c = std::min(k, chunk_);
     if (c == k) {
       const status st = block_chunk(Q_, c_, w_, X, y);
@@ -583,17 +582,17 @@ class rls {
         db_(padded_vector::Ones(detail::padded_dim<Scalar>(dim, kind_))),
         Qb_(padded_matrix::Zero(staged_rows(opt, dim, kind_), staged_rows(opt, dim, kind_))),
         wb_(vector_type::Zero(dim)),
-        vb_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
-        dgb_(padded_vector::Zero(detail::padded_dim<Scalar>(dim, kind_))),
         xr_(vector_type::Zero(dim)) {
     ind_.head(dim).setOnes();
     reset();
   }
 
-  // update_block by update() row by row (rls_block_method::rows): the state is kept aside
-  // first (the stored triangle, the scale, w, the pending step, the diagonal, the trace and
-  // the count), and put back when a row is refused, so the call is all-or-nothing like the
-  // kernels' path. Bit-identical to k calls of update(). Measured in the portable build:
+  // update_block by update() row by row (rls_block_method::rows), with no step pending (the
+  // pass of update() applies a pending step bit for bit as apply_pending() does): the state
+  // is kept aside first (the stored triangle, the scale, w, the trace and the count), and
+  // put back when a row is refused, with no step pending again, so the call is
+  // all-or-nothing like the kernels' path. Bit-identical to k calls of update(). Measured
+  // in the portable build:
   // 15-25% more time per row than k calls of update() at d <= 16, about 10-15% at d = 64,
   // mostly the copies (the transpose of X, the state kept aside, the input checks of
   // update_block and of each update()); in the native build 4-10% at d = 16.
@@ -601,11 +600,8 @@ class rls {
   status update_rows(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DY>& y) noexcept {
     copy_lower_blocks(Q_, Qb_);
     const Scalar c0 = c_, trace0 = trace_;
-    const bool pending0 = pending_;
     const std::uint64_t n0 = n_;
     wb_ = w_;
-    vb_ = v_;
-    dgb_ = dg_;
     // The rows go to columns first, and each column to xr_ by whole packets: a row copied
     // straight into xr_ is written by scalar stores that the packet loads of update() read
     // right away, which waits on store forwarding.
@@ -620,11 +616,11 @@ class rls {
         copy_lower_blocks(Qb_, Q_);
         c_ = c0;
         trace_ = trace0;
-        pending_ = pending0;
         n_ = n0;
         w_ = wb_;
-        v_ = vb_;
-        dg_ = dgb_;
+        v_.setZero();
+        pending_ = false;
+        sync_diagonal();
         return st;
       }
     }
@@ -925,10 +921,8 @@ class rls {
   sample_block Xs_;  // block scratch: the rows of one chunk, feature-major (zero beyond d)
   sample_block Gs_;  // block scratch: Q X' of one chunk, feature-major
   padded_vector db_;  // block scratch: the staged diagonal of Q
-  padded_matrix Qb_;  // block scratch: Q at the start of a block of several chunks
-  vector_type wb_;  // block scratch: w at the start of a block of several chunks
-  padded_vector vb_;   // block scratch (rows method): the pending step at the start
-  padded_vector dgb_;  // block scratch (rows method): the diagonal at the start
+  padded_matrix Qb_;  // block scratch: Q at the start of a block (several chunks, or rows)
+  vector_type wb_;  // block scratch: w at the start of a block (several chunks, or rows)
   vector_type xr_;  // block scratch: the row of a block of one row (or of the rows method)
   Scalar trace_{};
   std::uint64_t n_{0};
