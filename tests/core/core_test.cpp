@@ -1,10 +1,13 @@
-// Tests for livefit/core: status names, result<T>, fixed_string and the byte streams.
+// Tests for livefit/core: status names, result<T>, fixed_string, the byte streams and the
+// finiteness check of the hot paths.
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "catch.hpp"
 #include "livefit/core.hpp"
+#include "livefit/core/detail/finite.hpp"
 
 using namespace livefit;
 
@@ -81,4 +84,45 @@ TEST_CASE("status: every code has a stable name", "[core][status]") {
   CHECK(to_string(status::non_finite_input) == "non_finite_input");
   CHECK(to_string(errc::checksum_mismatch) == "checksum_mismatch");
   CHECK(to_string(event_kind::rolled_back) == "rolled_back");
+}
+
+// all_finite against std::isfinite, value by value: every special value of the IEEE formats
+// at every position of arrays of every length up to three unrolled groups and a tail, so both
+// the unrolled accumulators and the tail loop meet each one.
+template <class S>
+void check_all_finite_against_isfinite() {
+  using lim = std::numeric_limits<S>;
+  const S specials[] = {S(0),
+                        -S(0),
+                        S(1),
+                        lim::max(),
+                        -lim::max(),
+                        lim::min(),
+                        lim::denorm_min(),
+                        -lim::denorm_min(),
+                        std::nextafter(lim::max(), S(0)),
+                        lim::infinity(),
+                        -lim::infinity(),
+                        lim::quiet_NaN(),
+                        -lim::quiet_NaN(),
+                        lim::signaling_NaN(),
+                        std::bit_cast<S>(~detail::bits_of<S>{0})};  // NaN, all bits set
+  constexpr std::size_t most = 3 * (32 / sizeof(S)) + 3;
+  S buf[most];
+  for (std::size_t n = 0; n <= most; ++n)
+    for (std::size_t at = 0; at < n; ++at)
+      for (const S v : specials) {
+        for (std::size_t i = 0; i < n; ++i) buf[i] = S(0.5) * static_cast<S>(i);
+        buf[at] = v;
+        INFO("n = " << n << ", position " << at << ", value " << v);
+        CHECK(detail::all_finite(buf, static_cast<Eigen::Index>(n)) ==
+              static_cast<bool>(std::isfinite(v)));
+      }
+  CHECK(detail::all_finite(buf, 0));
+}
+
+TEST_CASE("all_finite: agrees with std::isfinite on every special value at every position",
+          "[core][finite]") {
+  check_all_finite_against_isfinite<float>();
+  check_all_finite_against_isfinite<double>();
 }

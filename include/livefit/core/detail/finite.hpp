@@ -3,6 +3,7 @@
 #define LIVEFIT_CORE_DETAIL_FINITE_HPP
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -25,12 +26,29 @@ template <class Scalar>
   return static_cast<bits>((std::bit_cast<bits>(v) & exponent) == exponent);
 }
 
-/// True when none of p[0..n) is NaN or infinite.
+/// True when none of p[0..n) is NaN or infinite. Per value, (bits & exponent) + the lowest
+/// exponent bit carries into the sign bit exactly when the exponent field is all ones, so the
+/// test is an OR of those sums: and, add and or on integers, in U independent accumulators
+/// that compilers vectorise also at -O2 (GCC's cheap cost model at -O2 leaves a plain loop
+/// of unknown length scalar: one value per cycle, measured 9% of a block update of float
+/// d = 16 in the portable build).
 template <class Scalar>
 [[nodiscard]] inline bool all_finite(const Scalar* p, Eigen::Index n) noexcept {
-  bits_of<Scalar> bad = 0;
-  for (Eigen::Index i = 0; i < n; ++i) bad |= non_finite_bit(p[i]);
-  return bad == 0;
+  using bits = bits_of<Scalar>;
+  constexpr bits exponent =
+      static_cast<bits>(sizeof(Scalar) == 8 ? 0x7FF0000000000000u : 0x7F800000u);
+  constexpr bits low = exponent & (~exponent + 1);  // the lowest bit of the exponent field
+  constexpr std::size_t U = 32 / sizeof(Scalar);
+  constexpr Eigen::Index u = static_cast<Eigen::Index>(U);
+  bits acc[U] = {};
+  const Eigen::Index whole = n / u * u;
+  for (Eigen::Index i = 0; i < whole; i += u)
+    for (std::size_t j = 0; j < U; ++j)
+      acc[j] |= (std::bit_cast<bits>(p[i + static_cast<Eigen::Index>(j)]) & exponent) + low;
+  bits bad = 0;
+  for (std::size_t j = 0; j < U; ++j) bad |= acc[j];
+  for (Eigen::Index i = whole; i < n; ++i) bad |= (std::bit_cast<bits>(p[i]) & exponent) + low;
+  return (bad >> (8 * sizeof(Scalar) - 1)) == 0;
 }
 
 /// True when the Eigen vector expression `Derived` exposes contiguous storage through data().
