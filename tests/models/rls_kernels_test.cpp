@@ -147,6 +147,34 @@ TEMPLATE_TEST_CASE("rls kernels: the fused pass equals a downdate then a product
       static_cast<void>(
           livefit::detail::lower_block_matvec<Packet>(ro.data(), q.dp, x.data(), h.data()));
       CHECK(std::memcmp(ro.data(), twin.data(), ro.size() * sizeof(S)) == 0);
+      // With Keep, both passes compute bit for bit as without it, and also write the stored
+      // part of Q as it was loaded (before the step) to keep, and nothing else there.
+      const S sentinel = S(-7.25);
+      for (const bool step : {true, false}) {
+        INFO("keep, with the step: " << step);
+        aligned_vector<S> qk = q.stored, keep(q.stored.size(), sentinel);
+        aligned_vector<S> hk(static_cast<std::size_t>(q.dp));
+        const S xk =
+            step ? livefit::detail::lower_block_pass<Packet, true, 0, true>(
+                       qk.data(), q.dp, v.data(), x.data(), hk.data(), keep.data())
+                 : livefit::detail::lower_block_pass<Packet, false, 0, true>(
+                       qk.data(), q.dp, x.data(), x.data(), hk.data(), keep.data());
+        aligned_vector<S> qr = q.stored, hr(static_cast<std::size_t>(q.dp));
+        const S xr =
+            step ? livefit::detail::lower_block_downdate_matvec<Packet>(qr.data(), q.dp, v.data(),
+                                                                        x.data(), hr.data())
+                 : livefit::detail::lower_block_matvec<Packet>(qr.data(), q.dp, x.data(),
+                                                               hr.data());
+        CHECK(xk == xr);  // finite sums: equal values are equal bits but for the sign of 0
+        CHECK(std::memcmp(hk.data(), hr.data(), hk.size() * sizeof(S)) == 0);
+        CHECK(std::memcmp(qk.data(), qr.data(), qk.size() * sizeof(S)) == 0);
+        for (Eigen::Index j = 0; j < q.dp; ++j)
+          for (Eigen::Index i = 0; i < q.dp; ++i) {
+            const auto at = static_cast<std::size_t>(i + j * q.dp);
+            const bool stored = i >= j / n * n;
+            CHECK(std::memcmp(&keep[at], stored ? &q.stored[at] : &sentinel, sizeof(S)) == 0);
+          }
+      }
     }
   });
 }
@@ -375,4 +403,29 @@ TEMPLATE_TEST_CASE("rls kernels: the sample-major product, transpose and cross p
      }()),
      ...);
   }(std::make_integer_sequence<int, 4>{});
+}
+
+// transpose_into: every entry moved exactly, for block sizes around the packet tiles
+// (whole tiles, remainders in rows, in columns, in both, none at all), with column strides
+// larger than the sizes; the padding of out is left as it was.
+TEMPLATE_TEST_CASE("rls kernels: transpose_into moves every entry and nothing else",
+                   "[models][rls]", float, double) {
+  using S = TestType;
+  const S sentinel = S(-3.5);
+  for (Eigen::Index k = 0; k <= 19; ++k)
+    for (Eigen::Index d = 1; d <= 19; ++d) {
+      INFO("k = " << k << ", d = " << d);
+      const Eigen::Index ldx = k + 3, ldo = d + 2;
+      std::vector<S> X(static_cast<std::size_t>(ldx * d));
+      for (std::size_t i = 0; i < X.size(); ++i) X[i] = static_cast<S>(i) + S(0.25);
+      std::vector<S> out(static_cast<std::size_t>(ldo * std::max<Eigen::Index>(k, 1)), sentinel);
+      livefit::detail::transpose_into(X.data(), ldx, k, d, out.data(), ldo);
+      bool exact = true;
+      for (Eigen::Index r = 0; r < std::max<Eigen::Index>(k, 1); ++r)
+        for (Eigen::Index i = 0; i < ldo; ++i) {
+          const S want = r < k && i < d ? X[static_cast<std::size_t>(r + i * ldx)] : sentinel;
+          exact = exact && out[static_cast<std::size_t>(i + r * ldo)] == want;
+        }
+      CHECK(exact);
+    }
 }

@@ -884,7 +884,8 @@ TEMPLATE_TEST_CASE("rls storage: the trace stays on its bound within 4 d eps",
 // refused row puts everything back, also after an update whose step was still pending
 // (the block applies it first, which leaves P bit-identical): the model then continues bit
 // for bit like a twin that never saw the block.
-// Blocks of 1 to 16 rows on padded dims; the refused block's last row overflows x'P x.
+// Blocks of 1 to 16 rows on padded dims, in three layouts; a refused block has one row that
+// overflows x'P x (the first, a middle one or the last).
 TEMPLATE_TEST_CASE("rls storage: update_block by rows is k updates, all or nothing",
                    "[models][rls][storage]", float, double) {
   using S = TestType;
@@ -904,34 +905,57 @@ TEMPLATE_TEST_CASE("rls storage: update_block by rows is k updates, all or nothi
         X.row(i) = x.transpose();
         REQUIRE(seq.update(as_input<model>(x), y(i)) == status::ok);
       }
-      REQUIRE(blk.update_block(X, y) == status::ok);
+      // The block as a plain matrix, as rows of a taller one (column stride above k), and
+      // row-major: the transposes of each layout.
+      if (round % 3 == 0) {
+        REQUIRE(blk.update_block(X, y) == status::ok);
+      } else if (round % 3 == 1) {
+        mat<S> tall = mat<S>::Constant(k + 5, d, S(99));
+        tall.middleRows(2, k) = X;
+        REQUIRE(blk.update_block(tall.middleRows(2, k), y) == status::ok);
+      } else {
+        const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> Xr = X;
+        REQUIRE(blk.update_block(Xr, y) == status::ok);
+      }
       REQUIRE(state_bytes(blk) == state_bytes(seq));
     }
     CHECK(mat<S>(blk.covariance()) == mat<S>(seq.covariance()));
     CHECK(blk.covariance_trace() == seq.covariance_trace());
-    // A refused block right after an update (its step still pending).
-    S y1;
-    gen.next(d, x, y1);
-    REQUIRE(blk.update(as_input<model>(x), y1) == status::ok);
-    REQUIRE(seq.update(as_input<model>(x), y1) == status::ok);
-    const snapshot<model> before(blk);
-    mat<S> X(12, d);
-    vec<S> y(12);
-    for (Eigen::Index i = 0; i < 12; ++i) {
-      gen.next(d, x, y(i));
-      X.row(i) = x.transpose();
-    }
-    X.row(11).setConstant(std::numeric_limits<S>::max() / S(4));
-    CHECK(blk.update_block(X, y) == status::numerical_failure);
-    CHECK(snapshot<model>(blk) == before);
-    for (int i = 0; i < 20; ++i) {
-      S yi;
-      gen.next(d, x, yi);
-      REQUIRE(blk.update(as_input<model>(x), yi) == status::ok);
-      REQUIRE(seq.update(as_input<model>(x), yi) == status::ok);
-    }
-    CHECK(state_bytes(blk) == state_bytes(seq));
-    CHECK(mat<S>(blk.covariance()) == mat<S>(seq.covariance()));
+    // Refused blocks, in the first, a middle and the last row, right after an update (its
+    // step still pending) and right after set_state() (none pending).
+    for (const Eigen::Index at : {Eigen::Index(0), Eigen::Index(5), Eigen::Index(11)})
+      for (const bool pending : {true, false}) {
+        INFO("refused at row " << at << ", step pending: " << pending);
+        if (!pending) {  // set_state leaves no step pending
+          const typename model::matrix_type P = seq.covariance();
+          const typename model::vector_type w = seq.coefficients();
+          REQUIRE(blk.set_state(w, P) == status::ok);
+          REQUIRE(seq.set_state(w, P) == status::ok);
+        } else {
+          S y1;
+          gen.next(d, x, y1);
+          REQUIRE(blk.update(as_input<model>(x), y1) == status::ok);
+          REQUIRE(seq.update(as_input<model>(x), y1) == status::ok);
+        }
+        const snapshot<model> before(blk);
+        mat<S> X(12, d);
+        vec<S> y(12);
+        for (Eigen::Index i = 0; i < 12; ++i) {
+          gen.next(d, x, y(i));
+          X.row(i) = x.transpose();
+        }
+        X.row(at).setConstant(std::numeric_limits<S>::max() / S(4));
+        CHECK(blk.update_block(X, y) == status::numerical_failure);
+        CHECK(snapshot<model>(blk) == before);
+        for (int i = 0; i < 20; ++i) {
+          S yi;
+          gen.next(d, x, yi);
+          REQUIRE(blk.update(as_input<model>(x), yi) == status::ok);
+          REQUIRE(seq.update(as_input<model>(x), yi) == status::ok);
+        }
+        CHECK(state_bytes(blk) == state_bytes(seq));
+        CHECK(mat<S>(blk.covariance()) == mat<S>(seq.covariance()));
+      }
   });
 }
 

@@ -229,72 +229,7 @@ class rls {
   ///       the class notes), which leaves the observable P bit-identical.
   [[nodiscard]] status update(const vector_type& x, scalar_type y) noexcept {
     if (const status s = detail::check_sample(x, y, dim()); s != status::ok) return s;
-    const Eigen::Index d = dim();
-    // The kernels read dp entries of x: when the storage is padded, x goes through a copy
-    // with zeros beyond d.
-    const Scalar* xp = x.data();
-    if (Q_.rows() != d) {
-      if constexpr (D != Eigen::Dynamic)
-        xp_.template head<D>() = x;
-      else
-        xp_.head(d) = x;
-      xp = xp_.data();
-    }
-    // P = c Q: g = Q x, so P x = c g and x'P x = c x'g. The previous update's rank-1 step
-    // Q <- Q - v v' is applied in the same pass (deferred: one load of Q per update instead
-    // of two); from here on none is pending, also when this update is refused.
-    const Scalar xg =
-        pending_ ? detail::lower_block_downdate_matvec_on<fixed_kind, fixed_dp>(
-                       kind_, Q_.data(), Q_.rows(), v_.data(), xp, g_.data())
-                 : detail::lower_block_matvec_on<fixed_kind, fixed_dp>(kind_, Q_.data(),
-                                                                       Q_.rows(), xp, g_.data());
-    pending_ = false;  // v_ is rewritten on commit and zeroed by refused()
-    const Eigen::Map<const vector_type> g(g_.data(), d);
-    const Scalar sqrt_c = std::sqrt(c_);  // off the chain: c is known before the pass ends
-    // x'P x >= 0 in exact arithmetic. Its rounding error is at most about d eps |x|^2
-    // trace(P) (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 3.5),
-    // so a value below minus that bound means P is no longer positive definite along x
-    // (refused), and a smaller negative value is rounding, taken as 0.
-    const Scalar xpx = c_ * xg;
-    const Scalar slack = static_cast<Scalar>(2 * d) * std::numeric_limits<Scalar>::epsilon() *
-                         x.squaredNorm() * trace_;
-    if (!(xpx >= -slack) || !std::isfinite(xpx)) return refused();
-    const Scalar s = denominator(c_, xg);
-    const Scalar scale = step_scale(c_, sqrt_c, s);
-    const Scalar gain = (y - w_.dot(x)) / s;
-    // Candidate coefficients go to scratch first: nothing is committed before every check.
-    wk_ = w_ + (gain * c_) * g;
-    // P - P x x'P / s = c (Q - v v') with v = g sqrt(c / s) (zero beyond d, like g), formed
-    // below with the candidate diagonal.
-    // The candidate P is f (P - u u') = (c f) (Q - v v'), with the trace of Q - v v' known
-    // before anything is written (O(d), rounded as the downdate will round it); f = 1/lambda,
-    // or the smaller factor that puts trace(P) on the bound (anti-windup). f only enters the
-    // scale c, so P is never scaled past the bound and cannot overflow (issue 4 defect 1).
-    // These checks only decide a (well-predicted) branch, off the dependency chain.
-    const Scalar pre_q = detail::downdated_diagonal_on<fixed_kind>(
-        kind_, dg_.data(), ind_.data(), Q_.rows(), g_.data(), scale, v_.data(), dn_.data());
-    if (!(pre_q > Scalar(0)) || !detail::all_finite(wk_)) return refused();
-    const Scalar pre = c_ * pre_q;
-    const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
-    const Scalar c = c_ * f;
-    if (!(f > Scalar(0) && std::isfinite(f) && std::isfinite(c) && pre > Scalar(0)))
-      return refused();
-    // Commit. The rank-1 step Q <- Q - v v' is left pending in v_: the next update applies
-    // it in its own pass over Q, and every reader of P applies it on the fly.
-    w_ = wk_;
-    pending_ = true;
-    dg_ = dn_;
-    c_ = c;
-    // trace(P) = c trace(Q), with trace(Q) summed from the committed diagonal every update
-    // (a running (trace - |u|^2) / lambda drifted by up to 1e5 relative, issue 4 defect 2).
-    trace_ = c_ * pre_q;
-    if (!(c_ < fold_at && c_ > Scalar(1) / fold_at)) {
-      apply_pending();
-      fold_scale(Q_, c_);
-      sync_diagonal();
-    }
-    ++n_;
-    return status::ok;
+    return step<false>(x, y, nullptr);
   }
 
   /// Folds k samples in at once (the rows of X, targets y), with the same result as k
@@ -316,8 +251,10 @@ class rls {
   /// kernels where the build has fused multiply-add and rows otherwise: without FMA (the
   /// portable SSE2 build, 16 registers) the kernels' tiles do not fit in registers and
   /// measured 1.4 to 2.9 times slower than k updates. LIMITATION: there, rows measured
-  /// 15-25% slower than k calls of update() at d <= 16 and 10-15% at d = 64, so the
-  /// portable build gains nothing from blocks.
+  /// 0-10% more time per row than k calls of update() (d = 16 and 64, float and double, in
+  /// noise of about 5%): the portable build gains all-or-nothing from blocks, not speed.
+  /// Without FMA each update is bound by its arithmetic (a multiply and an add per
+  /// multiply-add), which blocks do not reduce.
   ///
   /// Measured (benchmarks/models_bench.cpp, BM_RlsBlock vs BM_RlsSeq, docs/performance.md):
   /// with AVX-512 and with AVX2, the kernels take less time per row than k calls of update()
@@ -350,8 +287,8 @@ class rls {
       xr_ = X.row(0).transpose();
       return update(xr_, y(0));
     }
-    apply_pending();
     if (by_rows_) return update_rows(X, y);
+    apply_pending();
     const Eigen::Index c = std::min(k, chunk_);
     if (c == k) {
       const status st = block_chunk(Q_, c_, w_, X, y);
@@ -577,8 +514,8 @@ class rls {
         Xt_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_), opt.max_block)),
         G_(padded_block::Zero(detail::padded_dim<Scalar>(dim, kind_),
                               by_rows_ ? 0 : opt.max_block)),
-        Xs_(sample_block::Zero(detail::sample_group, staged_rows(opt, dim, kind_))),
-        Gs_(sample_block::Zero(detail::sample_group, staged_rows(opt, dim, kind_))),
+        Xs_(sample_block::Zero(detail::sample_group, kernel_cols(opt, dim, kind_, by_rows_))),
+        Gs_(sample_block::Zero(detail::sample_group, kernel_cols(opt, dim, kind_, by_rows_))),
         db_(padded_vector::Ones(detail::padded_dim<Scalar>(dim, kind_))),
         Qb_(padded_matrix::Zero(staged_rows(opt, dim, kind_), staged_rows(opt, dim, kind_))),
         wb_(vector_type::Zero(dim)),
@@ -587,18 +524,96 @@ class rls {
     reset();
   }
 
-  // update_block by update() row by row (rls_block_method::rows), with no step pending (the
-  // pass of update() applies a pending step bit for bit as apply_pending() does): the state
-  // is kept aside first (the stored triangle, the scale, w, the trace and the count), and
-  // put back when a row is refused, with no step pending again, so the call is
-  // all-or-nothing like the kernels' path. Bit-identical to k calls of update(). Measured
-  // in the portable build:
-  // 15-25% more time per row than k calls of update() at d <= 16, about 10-15% at d = 64,
-  // mostly the copies (the transpose of X, the state kept aside, the input checks of
-  // update_block and of each update()); in the native build 4-10% at d = 16.
+  // update() after its input checks. With Keep, its pass over Q also writes the stored part
+  // of Q as it was loaded (before the pending step) to `keep` (the rows method of
+  // update_block keeps the state at the start of a block so, at no extra pass).
+  template <bool Keep>
+  status step(const vector_type& x, Scalar y, Scalar* keep) noexcept {
+    const Eigen::Index d = dim();
+    // The kernels read dp entries of x: when the storage is padded, x goes through a copy
+    // with zeros beyond d.
+    const Scalar* xp = x.data();
+    if (Q_.rows() != d) {
+      if constexpr (D != Eigen::Dynamic)
+        xp_.template head<D>() = x;
+      else
+        xp_.head(d) = x;
+      xp = xp_.data();
+    }
+    // P = c Q: g = Q x, so P x = c g and x'P x = c x'g. The previous update's rank-1 step
+    // Q <- Q - v v' is applied in the same pass (deferred: one load of Q per update instead
+    // of two); from here on none is pending, also when this update is refused.
+    Scalar xg;
+    if constexpr (Keep)
+      xg = detail::lower_block_pass_keep_on<fixed_kind, fixed_dp>(
+          kind_, pending_, Q_.data(), Q_.rows(), v_.data(), xp, g_.data(), keep);
+    else
+      xg = pending_ ? detail::lower_block_downdate_matvec_on<fixed_kind, fixed_dp>(
+                          kind_, Q_.data(), Q_.rows(), v_.data(), xp, g_.data())
+                    : detail::lower_block_matvec_on<fixed_kind, fixed_dp>(
+                          kind_, Q_.data(), Q_.rows(), xp, g_.data());
+    pending_ = false;  // v_ is rewritten on commit and zeroed by refused()
+    const Eigen::Map<const vector_type> g(g_.data(), d);
+    const Scalar sqrt_c = std::sqrt(c_);  // off the chain: c is known before the pass ends
+    // x'P x >= 0 in exact arithmetic. Its rounding error is at most about d eps |x|^2
+    // trace(P) (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 3.5),
+    // so a value below minus that bound means P is no longer positive definite along x
+    // (refused), and a smaller negative value is rounding, taken as 0.
+    const Scalar xpx = c_ * xg;
+    const Scalar slack = static_cast<Scalar>(2 * d) * std::numeric_limits<Scalar>::epsilon() *
+                         x.squaredNorm() * trace_;
+    if (!(xpx >= -slack) || !std::isfinite(xpx)) return refused();
+    const Scalar s = denominator(c_, xg);
+    const Scalar scale = step_scale(c_, sqrt_c, s);
+    const Scalar gain = (y - w_.dot(x)) / s;
+    // Candidate coefficients go to scratch first: nothing is committed before every check.
+    wk_ = w_ + (gain * c_) * g;
+    // P - P x x'P / s = c (Q - v v') with v = g sqrt(c / s) (zero beyond d, like g), formed
+    // below with the candidate diagonal.
+    // The candidate P is f (P - u u') = (c f) (Q - v v'), with the trace of Q - v v' known
+    // before anything is written (O(d), rounded as the downdate will round it); f = 1/lambda,
+    // or the smaller factor that puts trace(P) on the bound (anti-windup). f only enters the
+    // scale c, so P is never scaled past the bound and cannot overflow (issue 4 defect 1).
+    // These checks only decide a (well-predicted) branch, off the dependency chain.
+    const Scalar pre_q = detail::downdated_diagonal_on<fixed_kind>(
+        kind_, dg_.data(), ind_.data(), Q_.rows(), g_.data(), scale, v_.data(), dn_.data());
+    if (!(pre_q > Scalar(0)) || !detail::all_finite(wk_)) return refused();
+    const Scalar pre = c_ * pre_q;
+    const Scalar f = pre * inv_lambda_ > max_trace_ ? max_trace_ / pre : inv_lambda_;
+    const Scalar c = c_ * f;
+    if (!(f > Scalar(0) && std::isfinite(f) && std::isfinite(c) && pre > Scalar(0)))
+      return refused();
+    // Commit. The rank-1 step Q <- Q - v v' is left pending in v_: the next update applies
+    // it in its own pass over Q, and every reader of P applies it on the fly.
+    w_ = wk_;
+    pending_ = true;
+    dg_ = dn_;
+    c_ = c;
+    // trace(P) = c trace(Q), with trace(Q) summed from the committed diagonal every update
+    // (a running (trace - |u|^2) / lambda drifted by up to 1e5 relative, issue 4 defect 2).
+    trace_ = c_ * pre_q;
+    if (!(c_ < fold_at && c_ > Scalar(1) / fold_at)) {
+      apply_pending();
+      fold_scale(Q_, c_);
+      sync_diagonal();
+    }
+    ++n_;
+    return status::ok;
+  }
+
+  // update_block by update() row by row (rls_block_method::rows): bit-identical to k calls
+  // of update(), and all-or-nothing like the kernels' path. The state at the start is kept
+  // aside: the stored triangle as the first row's pass loads it (before the pending step,
+  // written out in that same pass), the pending step (in db_), the scale, w, the trace and
+  // the count. A refusal of the first row leaves the state as update() does (observably
+  // unchanged); of a later row, it is put back, with the pending step applied to the storage
+  // (P bit-identical either way). The per-row input checks of update() are skipped: the
+  // whole block was checked. Measured in the portable build against k calls of update():
+  // see docs/performance.md (BM_RlsBlockRows_update, BM_RlsSeq_update).
   template <class DX, class DY>
   status update_rows(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DY>& y) noexcept {
-    copy_lower_blocks(Q_, Qb_);
+    const bool pending0 = pending_;
+    if (pending0) db_ = v_;
     const Scalar c0 = c_, trace0 = trace_;
     const std::uint64_t n0 = n_;
     wb_ = w_;
@@ -606,21 +621,36 @@ class rls {
     // straight into xr_ is written by scalar stores that the packet loads of update() read
     // right away, which waits on store forwarding.
     const Eigen::Index d = dim();
-    Xt_.topLeftCorner(d, X.rows()) = X.transpose();
+    constexpr bool column_major =
+        (int{DX::Flags} & Eigen::DirectAccessBit) != 0 &&
+        (int{DX::Flags} & Eigen::RowMajorBit) == 0 && int{DX::InnerStrideAtCompileTime} == 1;
+    if constexpr (column_major)
+      detail::transpose_into(X.derived().data(), X.derived().outerStride(), X.rows(), d,
+                             Xt_.data(), Xt_.rows());
+    else
+      Xt_.topLeftCorner(d, X.rows()) = X.transpose();
     for (Eigen::Index r = 0; r < X.rows(); ++r) {
       if constexpr (D != Eigen::Dynamic)
         xr_ = Xt_.col(r).template head<D>();
       else
         xr_ = Xt_.col(r).head(d);
-      if (const status st = update(xr_, y(r)); st != status::ok) {
-        copy_lower_blocks(Qb_, Q_);
-        c_ = c0;
-        trace_ = trace0;
-        n_ = n0;
-        w_ = wb_;
-        v_.setZero();
-        pending_ = false;
-        sync_diagonal();
+      const status st = r == 0 ? step<true>(xr_, y(r), Qb_.data()) : step<false>(xr_, y(r), nullptr);
+      if (st != status::ok) {
+        if (r > 0) {
+          copy_lower_blocks(Qb_, Q_);
+          c_ = c0;
+          trace_ = trace0;
+          n_ = n0;
+          w_ = wb_;
+          v_.setZero();
+          pending_ = false;
+          if (pending0) {
+            v_ = db_;
+            pending_ = true;
+            apply_pending();
+          }
+          sync_diagonal();
+        }
         return st;
       }
     }
@@ -897,6 +927,15 @@ class rls {
                                                       : detail::padded_dim<Scalar>(dim, kind);
   }
 
+  // Columns of the kernels' sample-major scratch (Xs_, Gs_): none for a dynamic model that
+  // updates blocks by rows or not at all.
+  static Eigen::Index kernel_cols(const rls_options& opt, Eigen::Index dim, int kind,
+                                  bool by_rows) noexcept {
+    return D == Eigen::Dynamic && (opt.max_block == 0 || by_rows)
+               ? Eigen::Index(0)
+               : detail::padded_dim<Scalar>(dim, kind);
+  }
+
   rls_options opt_;
   Scalar lambda_;
   Scalar inv_lambda_;
@@ -920,7 +959,8 @@ class rls {
   padded_block G_;   // block scratch: Q X', then H
   sample_block Xs_;  // block scratch: the rows of one chunk, feature-major (zero beyond d)
   sample_block Gs_;  // block scratch: Q X' of one chunk, feature-major
-  padded_vector db_;  // block scratch: the staged diagonal of Q
+  padded_vector db_;  // block scratch: the staged diagonal of Q (kernels), or the pending
+                      // step at the start of a block (rows)
   padded_matrix Qb_;  // block scratch: Q at the start of a block (several chunks, or rows)
   vector_type wb_;  // block scratch: w at the start of a block (several chunks, or rows)
   vector_type xr_;  // block scratch: the row of a block of one row (or of the rows method)
