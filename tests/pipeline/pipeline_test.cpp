@@ -12,6 +12,7 @@
 #include "catch.hpp"
 #include "livefit/deploy/gate_combinators.hpp"
 #include "livefit/deploy/gates.hpp"
+#include "livefit/deploy/lineage.hpp"
 #include "livefit/deploy/registry.hpp"
 #include "livefit/deploy/rollout.hpp"
 #include "livefit/eval/page_hinkley.hpp"
@@ -451,6 +452,7 @@ TEST_CASE("pipeline: any_regressor re-seeds only from its own type", "[pipeline]
 // such a pipeline never became ready). Afterwards the models learn on standardised
 // features; with_intercept supplies the constant the standardisation removes (x[0] = 1
 // standardises to 0). Features 40 + 10 a and 0.01 b, y = 3 + 0.2 x1 + 50 x2 + noise 0.2.
+// The training fingerprint covers the warm-up samples too: they trained the transform.
 TEST_CASE("pipeline: a standardizer in front learns through its warm-up",
           "[pipeline][pipeline]") {
   using model = with_intercept<rls<double, 3>>;
@@ -467,11 +469,13 @@ TEST_CASE("pipeline: a standardizer in front learns through its warm-up",
   std::normal_distribution<double> n01;
   double sq = 0.0;
   int scored = 0;
+  livefit::sample_fingerprint all;  // every sample: the warm-up's trained the transform
   for (int i = 0; i < 3000; ++i) {
     sample<double, 3> s;
     s.x << 1.0, 40.0 + 10.0 * n01(rng), 0.01 * n01(rng);
     s.y = 3.0 + 0.2 * s.x[1] + 50.0 * s.x[2] + 0.2 * n01(rng);
     s.time = i;
+    all.add(s.x, s.y);
     observation o;
     const status st = p.observe(s, o);
     if (i < 30) {
@@ -489,6 +493,8 @@ TEST_CASE("pipeline: a standardizer in front learns through its warm-up",
   }
   CHECK(p.samples() == 2970);
   CHECK(p.model(0).samples_seen() == 2970);
+  CHECK(p.fingerprint().samples() == 3000);
+  CHECK(p.fingerprint().value() == all.value());
   // Time order holds across the warm-up too: a sample older than the last warm-up one is
   // out_of_order, and the transform does not learn from it.
   auto q = pipeline<model, page_hinkley, promotion_gate, canary_rollout<>, std_t>::make(

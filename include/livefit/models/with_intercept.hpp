@@ -164,6 +164,20 @@ class with_intercept {
     return inner_.seed_from(champion.inner_);
   }
 
+  /// rls only: the inner model's options (for the d + 1 features).
+  [[nodiscard]] auto options() const noexcept
+    requires requires(const model_type& m) { m.options(); }
+  {
+    return inner_.options();
+  }
+  /// decayed_least_squares only: combines another shard (the inner models' merge(), exact;
+  /// the intercepts merge like any coefficient). Returns the inner merge's status.
+  [[nodiscard]] status merge(const with_intercept& other) noexcept
+    requires requires(model_type& m, const model_type& o) { m.merge(o); }
+  {
+    return inner_.merge(other.inner_);
+  }
+
   /// Writes the inner model's state.
   void save_state(byte_writer& out) const { inner_.save_state(out); }
   /// Reads a state written by save_state (or by the inner model type of d + 1 features).

@@ -128,8 +128,10 @@ struct event_callback {
 ///  1. rejects bad input (wrong size, NaN or infinite x or y, time going backwards) with a
 ///     status, changing nothing;
 ///  2. transforms x with the statistics learnt so far (a transform still warming up answers
-///     not_ready: it learns from x, the sample's time counts for the order check, and the
-///     call returns there; the models and the fingerprint do not see the sample);
+///     not_ready: it learns from x, the sample's time counts for the order check, the
+///     sample enters the training fingerprint (it trained the transform, so the lineage of
+///     every later version includes it), and the call returns there; the models do not see
+///     the sample);
 ///  3. predicts with every model and serves production's prediction, or the challenger's
 ///     under trial when the traffic split puts the sample's key in its share;
 ///  4. after the warm-up, scores every model on the sample before any learns from it
@@ -245,8 +247,9 @@ class pipeline {
   /// Serves, scores, learns, monitors and deploys one sample (see the class comment).
   /// @return status::ok; or dimension_mismatch, non_finite_input, out_of_order, or the
   ///         transform's status, with every piece of state unchanged, except after
-  ///         not_ready from the transform: the transform has learnt from x (its warm-up)
-  ///         and the time is kept for the order check; nothing else has changed.
+  ///         not_ready from the transform: the transform has learnt from x (its warm-up),
+  ///         the time is kept for the order check and the sample is in the fingerprint;
+  ///         nothing else has changed.
   [[nodiscard]] status observe(const sample_type& s, observation& out) noexcept {
     if (s.x.size() != dim_) return status::dimension_mismatch;
     if (!std::isfinite(static_cast<double>(s.y)) || !finite(s.x) || !std::isfinite(s.time))
@@ -261,6 +264,7 @@ class pipeline {
         if (st == status::not_ready && transform_.update(s.x) == status::ok) {
           last_time_ = s.time;  // later samples keep time order with the warm-up's
           timed_ = true;
+          if (opt_.fingerprint) fingerprint_.add(s.x, s.y);
         }
         return st;
       }
