@@ -527,8 +527,11 @@ class rls {
   // update() after its input checks. With Keep, its pass over Q also writes the stored part
   // of Q as it was loaded (before the pending step) to `keep` (the rows method of
   // update_block keeps the state at the start of a block so, at no extra pass).
+  // Never inlined (as GCC compiled it anyway where it is measured): inlined into a caller
+  // whose x has a known size below a packet, GCC 12 -O2 reports the packet path of the
+  // padded copy of x, dead there, as reading out of bounds (-Warray-bounds).
   template <bool Keep>
-  status step(const vector_type& x, Scalar y, Scalar* keep) noexcept {
+  EIGEN_DONT_INLINE status step(const vector_type& x, Scalar y, Scalar* keep) noexcept {
     const Eigen::Index d = dim();
     // The kernels read dp entries of x: when the storage is padded, x goes through a copy
     // with zeros beyond d.
