@@ -885,7 +885,7 @@ TEMPLATE_TEST_CASE("rls storage: the trace stays on its bound within 4 d eps",
 // (the block applies it first, which leaves P bit-identical): the model then continues bit
 // for bit like a twin that never saw the block.
 // Blocks of 1 to 16 rows on padded dims, in three layouts; a refused block has one row that
-// overflows x'P x (the first, a middle one or the last).
+// overflows x'P x (the first, the second, a middle one or the last).
 TEMPLATE_TEST_CASE("rls storage: update_block by rows is k updates, all or nothing",
                    "[models][rls][storage]", float, double) {
   using S = TestType;
@@ -921,9 +921,9 @@ TEMPLATE_TEST_CASE("rls storage: update_block by rows is k updates, all or nothi
     }
     CHECK(mat<S>(blk.covariance()) == mat<S>(seq.covariance()));
     CHECK(blk.covariance_trace() == seq.covariance_trace());
-    // Refused blocks, in the first, a middle and the last row, right after an update (its
-    // step still pending) and right after set_state() (none pending).
-    for (const Eigen::Index at : {Eigen::Index(0), Eigen::Index(5), Eigen::Index(11)})
+    // Refused blocks, in the first, the second, a middle and the last row, right after an
+    // update (its step still pending) and right after set_state() (none pending).
+    for (const Eigen::Index at : {0, 1, 5, 11})
       for (const bool pending : {true, false}) {
         INFO("refused at row " << at << ", step pending: " << pending);
         if (!pending) {  // set_state leaves no step pending
