@@ -882,8 +882,8 @@ TEMPLATE_TEST_CASE("rls storage: the trace stays on its bound within 4 d eps",
 // The rows method of update_block (rls_block_method::rows, what automatic takes without
 // FMA): update() row by row, so the result is bit-identical to k calls of update(), and a
 // refused row puts everything back, also after an update whose step was still pending
-// (the block applies it first, which leaves P bit-identical): the model then continues bit
-// for bit like a twin that never saw the block.
+// (the first row's pass applies it, which leaves P bit-identical): the model then continues
+// bit for bit like a twin that never saw the block.
 // Blocks of 1 to 16 rows on padded dims, in three layouts; a refused block has one row that
 // overflows x'P x (the first, the second, a middle one or the last).
 TEMPLATE_TEST_CASE("rls storage: update_block by rows is k updates, all or nothing",

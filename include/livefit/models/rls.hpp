@@ -251,8 +251,8 @@ class rls {
   /// kernels where the build has fused multiply-add and rows otherwise: without FMA (the
   /// portable SSE2 build, 16 registers) the kernels' tiles do not fit in registers and
   /// measured 1.4 to 2.9 times slower than k updates. LIMITATION: there, rows measured
-  /// 0-10% more time per row than k calls of update() (d = 16 and 64, float and double, in
-  /// noise of about 5%): the portable build gains all-or-nothing from blocks, not speed.
+  /// about 5-10% more time per row than k calls of update() at d = 16 and 64, up to 20% in
+  /// double at k = 8: the portable build gains all-or-nothing from blocks, not speed.
   /// Without FMA each update is bound by its arithmetic (a multiply and an add per
   /// multiply-add), which blocks do not reduce.
   ///
