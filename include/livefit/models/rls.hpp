@@ -637,7 +637,8 @@ class rls {
         xr_ = Xt_.col(r).template head<D>();
       else
         xr_ = Xt_.col(r).head(d);
-      const status st = r == 0 ? step<true>(xr_, y(r), Qb_.data()) : step<false>(xr_, y(r), nullptr);
+      const status st =
+          r == 0 ? step<true>(xr_, y(r), Qb_.data()) : step<false>(xr_, y(r), nullptr);
       if (st != status::ok) {
         if (r > 0) {
           copy_lower_blocks(Qb_, Q_);
@@ -645,12 +646,12 @@ class rls {
           trace_ = trace0;
           n_ = n0;
           w_ = wb_;
-          v_.setZero();
-          pending_ = false;
-          if (pending0) {
+          if (pending0) {  // the step goes back onto the storage; none is pending after
             v_ = db_;
             pending_ = true;
             apply_pending();
+          } else {
+            v_.setZero();
           }
           sync_diagonal();
         }
