@@ -635,19 +635,25 @@ inline void sample_columns(const Scalar* X, Eigen::Index dp, Eigen::Index k, Sca
       for (Eigen::Index j = 0; j < L && m0 + j < k; ++j)
         pstoreu(out + (m0 + j) * ldo + i, t.packet[j]);
     }
-  for (; i < dp; ++i)
-    for (Eigen::Index m = 0; m < k; ++m) out[i + m * ldo] = X[i * W + m];
+  // The remaining features (none when dp is a multiple of L), counted from 0: written as
+  // `for (; i < dp; ++i)`, GCC 12 warned of an overflow of i * W at an iteration it cannot
+  // reach when k and dp were known at compile time (a fixed-size model and an X of fixed
+  // rows), and -Werror builds failed.
+  const Eigen::Index rest = dp - i;
+  for (Eigen::Index t = 0; t < rest; ++t)
+    for (Eigen::Index m = 0; m < k; ++m) out[i + t + m * ldo] = X[(i + t) * W + m];
 }
 
 /// The products of two sets of sample_group samples in the sample-major layout of
 /// lower_block_sample_product: out[l sample_group + m] = sum_i X[i sample_group + m]
 /// Y[i sample_group + l] over the dp features i, for every m, l < sample_group (X Y' of the
 /// sample rows), one packet of samples times one broadcast per FMA; in the same pass
-/// xw[m] = sum_i w_i X[i sample_group + m] over the first d features and xx[m] = sum_i
-/// X[i sample_group + m]^2. No allocation.
+/// xw[m] = sum_i w_i X[i sample_group + m] and xq[m] = sum_i q_i X[i sample_group + m]^2
+/// over the first d features, and xx[m] = sum_i X[i sample_group + m]^2. No allocation.
 template <class Scalar>
 inline void sample_cross(const Scalar* X, const Scalar* Y, Eigen::Index dp, const Scalar* w,
-                         Eigen::Index d, Scalar* out, Scalar* xw, Scalar* xx) noexcept {
+                         Eigen::Index d, const Scalar* q, Scalar* out, Scalar* xw, Scalar* xx,
+                         Scalar* xq) noexcept {
   using namespace Eigen::internal;
   using SP = rung_packet<Scalar, ladder_kind<Scalar>(sample_group)>;
   constexpr Eigen::Index L = lanes<SP>;
@@ -655,11 +661,12 @@ inline void sample_cross(const Scalar* X, const Scalar* Y, Eigen::Index dp, cons
   constexpr Eigen::Index S = W / L;
   constexpr auto uW = static_cast<std::size_t>(W), uS = static_cast<std::size_t>(S);
   const SP zero = pset1<SP>(Scalar(0));
-  SP acc[uW][uS], aw[uS], ax[uS];
+  SP acc[uW][uS], aw[uS], ax[uS], aq[uS];
   for (Eigen::Index s = 0; s < S; ++s) {
     for (Eigen::Index l = 0; l < W; ++l) acc[l][s] = zero;
     aw[s] = zero;
     ax[s] = zero;
+    aq[s] = zero;
   }
   for (Eigen::Index i = 0; i < dp; ++i) {
     SP xs[uS];
@@ -669,15 +676,19 @@ inline void sample_cross(const Scalar* X, const Scalar* Y, Eigen::Index dp, cons
       for (Eigen::Index s = 0; s < S; ++s) acc[l][s] = fmadd(xs[s], b, acc[l][s]);
     }
     const SP wi = pset1<SP>(i < d ? w[i] : Scalar(0));
+    const SP qi = pset1<SP>(i < d ? q[i] : Scalar(0));
     for (Eigen::Index s = 0; s < S; ++s) {
       aw[s] = fmadd(xs[s], wi, aw[s]);
-      ax[s] = fmadd(xs[s], xs[s], ax[s]);
+      const SP x2 = pmul(xs[s], xs[s]);
+      ax[s] = padd(x2, ax[s]);
+      aq[s] = fmadd(x2, qi, aq[s]);
     }
   }
   for (Eigen::Index s = 0; s < S; ++s) {
     for (Eigen::Index l = 0; l < W; ++l) pstoreu(out + l * W + s * L, acc[l][s]);
     pstoreu(xw + s * L, aw[s]);
     pstoreu(xx + s * L, ax[s]);
+    pstoreu(xq + s * L, aq[s]);
   }
 }
 
