@@ -374,20 +374,26 @@ TEMPLATE_TEST_CASE("rls kernels: the sample-major product, transpose and cross p
              }
            CHECK(wrong == 0);
            // Cross products of the k samples: A[l W + m] = x_m'g_l; with a weight vector
-           // of d entries, xw[m] = w'x_m and xx[m] = |x_m|^2.
-           alignas(64) S A[W * W], xw[W], xx[W];
+           // and a positive diagonal of d entries, xw[m] = w'x_m, xq[m] = sum_i
+           // diag_i x_im^2 and xx[m] = |x_m|^2.
+           alignas(64) S A[W * W], xw[W], xx[W], xq[W];
            const auto w = random_vector<S>(d, d, 1.0, rng);
-           livefit::detail::sample_cross(X.data(), G.data(), q.dp, w.data(), d, A, xw, xx);
+           auto diag = random_vector<S>(d, d, 1.0, rng);
+           for (auto& e : diag) e = std::fabs(e);
+           livefit::detail::sample_cross(X.data(), G.data(), q.dp, w.data(), d, diag.data(), A,
+                                         xw, xx, xq);
            for (std::size_t m = 0; m < static_cast<std::size_t>(k); ++m) {
-             long double rw = 0, mw = 0, rx = 0;
+             long double rw = 0, mw = 0, rx = 0, rq = 0;
              for (std::size_t i = 0; i < static_cast<std::size_t>(d); ++i) {
                const long double x = X[i * W + m];
                rw += x * w[i];
                mw += std::fabs(x * w[i]);
                rx += x * x;
+               rq += x * x * diag[i];
              }
              CHECK(std::fabs(xw[m] - rw) <= tol * mw);
              CHECK(std::fabs(xx[m] - rx) <= tol * rx);
+             CHECK(std::fabs(xq[m] - rq) <= tol * rq);
            }
            for (std::size_t l = 0; l < static_cast<std::size_t>(k); ++l)
              for (std::size_t m = 0; m < static_cast<std::size_t>(k); ++m) {
