@@ -526,8 +526,14 @@ TEMPLATE_TEST_CASE("rls: update_block equals sequential updates", "[models][rls]
   bo.ridge = 1e-1;
   bo.block_method = method;
   auto blk = *rls<S>::make(bo, d);
+  // k = 1, 2, ..., 16, 1, 2, ... kept as its own counter. Computed as 1 + round % 16,
+  // clang 14 at -O2 ran the fill loop below round + 1 times from round 16 on (an LLVM
+  // loop-analysis bug: the range check in an assertion of Eigen's aligned_malloc was taken
+  // as a bound on round % 16; a plain loop without livefit or Eigen reproduces it, and
+  // clang 19 compiles it correctly).
+  Eigen::Index k = 0;
   for (int round = 0; round < 40; ++round) {
-    const Eigen::Index k = 1 + round % 16;
+    k = k % 16 + 1;
     mat<S> X(k, d);
     vec<S> y(k);
     for (Eigen::Index i = 0; i < k; ++i) {
