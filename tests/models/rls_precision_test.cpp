@@ -207,3 +207,29 @@ TEMPLATE_TEST_CASE("rls: update_block takes an X with a compile-time row count",
   CHECK((dynamic.coefficients() - seq.coefficients()).cwiseAbs().maxCoeff() <= tol * scale);
   CHECK(fixed.samples_seen() == 3);
 }
+
+// A float P that is positive definite (smallest eigenvalue 1.6e-6 against 100, in long
+// double from the float values themselves) but whose Cholesky in float fails on its own
+// rounding: 100 (I - u u') + 1e-6 u u' rounded to float, found by a search over random u.
+// set_state and load_state factor a copy in double, so both take it; the model can reach
+// such a P (one direction learned far below the others).
+TEST_CASE("rls: set_state and load_state take a float P that float Cholesky refuses",
+          "[models][rls][precision]") {
+  Eigen::Matrix3f P;
+  P << 0x1.72ef36p+4f, 0x1.43291p+3f, -0x1.47cb28p+5f,  //
+      0x1.43291p+3f, 0x1.8ab07ep+6f, 0x1.58bfd8p+2f,     //
+      -0x1.47cb28p+5f, 0x1.58bfd8p+2f, 0x1.3893b4p+6f;
+  const mat<long double> Pl = P.cast<long double>();
+  Eigen::SelfAdjointEigenSolver<mat<long double>> es(Pl, Eigen::EigenvaluesOnly);
+  REQUIRE(es.eigenvalues()(0) > 1e-6L);  // positive definite as stored
+  REQUIRE(Eigen::LLT<Eigen::Matrix3f>(P).info() != Eigen::Success);  // the float factorisation fails
+  auto m = *rls<float>::make(rls_options{}, 3);
+  const Eigen::Vector3f w(0.5f, -1.0f, 2.0f);
+  REQUIRE(m.set_state(w, P) == status::ok);
+  CHECK(m.covariance() == mat<float>(P));
+  const auto bytes = state_bytes(m);
+  livefit::byte_reader r(bytes);
+  auto other = *rls<float>::make(rls_options{}, 3);
+  REQUIRE(other.load_state(r) == status::ok);
+  CHECK(state_bytes(other) == bytes);
+}

@@ -429,7 +429,7 @@ class rls {
       return status::dimension_mismatch;
     if (!detail::all_finite(w) || !detail::all_finite(P)) return status::non_finite_input;
     matrix_type sym = (P + P.transpose()) * Scalar(0.5);
-    if (Eigen::LLT<matrix_type>(sym).info() != Eigen::Success) return status::numerical_failure;
+    if (!positive_definite(sym)) return status::numerical_failure;
     const Scalar slack = Scalar(1) + Scalar(4 * dim()) * std::numeric_limits<Scalar>::epsilon();
     if (!(sym.trace() <= max_trace_ * slack)) return status::numerical_failure;
     w_ = w;
@@ -484,7 +484,7 @@ class rls {
     // factorisation proves definiteness. The trace may exceed the bound by rounding only.
     if (P != P.transpose() || !(P.diagonal().minCoeff() > Scalar(0)))
       return status::numerical_failure;
-    if (Eigen::LLT<matrix_type>(P).info() != Eigen::Success) return status::numerical_failure;
+    if (!positive_definite(P)) return status::numerical_failure;
     const Scalar slack = Scalar(1) + Scalar(4 * dim()) * std::numeric_limits<Scalar>::epsilon();
     if (!(P.trace() <= m.max_trace_ * slack)) return status::numerical_failure;
     m.Q_.topLeftCorner(dim(), dim()) = P;
@@ -844,6 +844,18 @@ class rls {
 
   // s = lambda + max(x'P x, 0) with x'P x = c x'g, as fma(c, x'g, lambda) clamped at
   // lambda (one rounding where the multiply-add is fused, two otherwise).
+  // Cholesky of a copy of P in a wider type (double for float, long double for double): a P
+  // the model reached can be positive definite with its smallest eigenvalue near eps
+  // times its largest (a direction learned to the precision next to unexcited ones), and
+  // the factorisation in the scalar itself can then fail on its own rounding. Off the hot
+  // path (set_state, load_state); allocates for dynamic sizes.
+  static bool positive_definite(const matrix_type& P) {
+    using wide = std::conditional_t<std::is_same_v<Scalar, float>, double, long double>;
+    using wide_matrix = Eigen::Matrix<wide, matrix_type::RowsAtCompileTime,
+                                      matrix_type::ColsAtCompileTime>;
+    return Eigen::LLT<wide_matrix>(P.template cast<wide>()).info() == Eigen::Success;
+  }
+
   // Whether an update can go ahead with x'P x = xpx and diag_sum = sum_i x_i^2 P_ii: false
   // when x'P x is negative beyond its rounding bound `slack` (P lost definiteness along x),
   // not a number or infinite, or when the error the step would make along x could exceed
