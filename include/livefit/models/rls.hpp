@@ -99,12 +99,12 @@ struct rls_options {
 ///   max_trace <= max / 16, no entry of P can overflow.
 /// - Refusal: an update is refused (status::numerical_failure, state unchanged) when
 ///   x'P x is negative beyond its rounding error (P lost definiteness), when the step's
-///   own rounding error along x could exceed what it leaves there (sum_i x_i^2 P_ii >
-///   lambda / (2 d eps): at the prior P0 = I / 0.01, d = 2, a row of norm 3.4e6 in double,
-///   1.4e2 in float), when a diagonal entry of P would not stay > 0, or when any result
-///   would not be finite. Every check runs on the candidate before the first write.
-///   Without the second check such rows left an indefinite P that no later update
-///   repaired (rls::usable).
+///   own rounding would be of the size of what it leaves along x (sum_i x_i^2 P_ii >
+///   lambda / (2 eps): at the prior P0 = I / 0.01, a row of norm 4.7e6 in double, 2.0e2
+///   in float), when a diagonal entry of P would not stay > 0, or when any result would
+///   not be finite. Every check runs on the candidate before the first write. Without the
+///   second check such rows left an indefinite P that no later update repaired; its
+///   estimate is not a worst-case bound (rls::usable has the figures and the limitation).
 ///
 /// LIMITATION: the covariance form works in the scalar's own precision. In float, with
 /// lambda < 1 and collinear or long-unexcited directions, cond(P) can reach about the
@@ -706,8 +706,11 @@ class rls {
     if (const Scalar tq = idle_trace(c, k, dp); tq > Scalar(0))
       return block_chunk_idle(Q, c, w, y, k, tq, keep);
     detail::sample_columns(Xs_.data(), dp, k, Xt_.data(), Xt_.rows());
-    // sum_i x_im^2 Q_ii with the diagonal at the start of the chunk: g_m is formed from
-    // Q X' of that Q, so its error is relative to it (see usable()).
+    // sum_i x_im^2 Q_ii with the diagonal at the start of the chunk, twice (see usable()):
+    // g_m = Q x_m - sum_{l<m} v_l (v_l'x_m) carries the rounding of Q x_m for the Q of the
+    // chunk's start, and that of the corrections, bounded by the same again since
+    // sum_l v_l v_l' <= Q. (With the staged diagonal, random float chunks in an AVX2 build
+    // were left indefinite about 5 times as often.)
     Scalar xq[detail::sample_group];
     for (Eigen::Index m = 0; m < k; ++m)
       xq[m] = Xt_.col(m).head(d).cwiseAbs2().dot(db_.head(d));
@@ -722,7 +725,7 @@ class rls {
       const Scalar xpx = cc * xg;
       const Scalar slack = static_cast<Scalar>(2 * d) *
                            std::numeric_limits<Scalar>::epsilon() * xm.squaredNorm() * tr;
-      if (!usable(xpx, slack, static_cast<Scalar>(m + 1) * cc * xq[m]))
+      if (!usable(xpx, slack, Scalar(2) * cc * xq[m]))
         return status::numerical_failure;
       const Scalar s = denominator(cc, xg);
       const Scalar gain = (y(m) - wk_.dot(xm.head(d))) / s;
@@ -777,7 +780,8 @@ class rls {
   // pass will store it: each step only lowers it, so every row's check of update() passes
   // exactly when that one does. Same formulas as the general loop below; the scalars x'g
   // and w'x are summed in another order (rounding only). The check of x'P x >= -slack uses
-  // c_m trace(Q) for trace(P), its upper bound.
+  // c_m trace(Q) for trace(P), its upper bound; the precision check (usable) uses the
+  // diagonal of the chunk's start, twice, as block_chunk does.
   template <class DY>
   status block_chunk_idle(padded_matrix& Q, Scalar& c, vector_type& w,
                           const Eigen::MatrixBase<DY>& y, Eigen::Index k, Scalar tq,
@@ -799,7 +803,7 @@ class rls {
       const Scalar xpx = cc * xg;
       const Scalar slack = static_cast<Scalar>(2 * d) *
                            std::numeric_limits<Scalar>::epsilon() * xx[m] * cc * tq;
-      if (!usable(xpx, slack, static_cast<Scalar>(m + 1) * cc * xq[m]))
+      if (!usable(xpx, slack, Scalar(2) * cc * xq[m]))
         return status::numerical_failure;
       const Scalar s = denominator(cc, xg);
       const Scalar inv_s = Scalar(1) / s;
@@ -858,30 +862,32 @@ class rls {
 
   // Whether an update can go ahead with x'P x = xpx and diag_sum = sum_i x_i^2 P_ii: false
   // when x'P x is negative beyond its rounding bound `slack` (P lost definiteness along x),
-  // not a number or infinite, or when the error the step would make along x could exceed
-  // what it leaves there.
+  // not a number or infinite, or when the rounding of the step would be of the size of
+  // what it leaves along x.
   // In exact arithmetic the step leaves x'(P - P x x'P / s) x = x'P x lambda / s along x.
-  // It subtracts v v' with v = Q x sqrt(c / s), and Q x is rounded to about d eps |Q| |x|,
-  // so the step's own error along x is about 2 d eps (x'P x / s) x'|P| x. With x'|P| x
-  // taken as sum_i x_i^2 P_ii (exact for a diagonal P; the worst case, all of P on one
-  // direction, is d times more), the remainder stays above that error while
-  //   sum_i x_i^2 P_ii <= lambda / (2 d eps),
+  // It subtracts v v' with v = Q x sqrt(c / s); rounding v to a relative eps makes an error
+  // of about 2 eps (x'P x / s) x'|P| x along x, and with x'|P| x estimated by sum_i x_i^2
+  // P_ii (exact for a diagonal P) the remainder stays above it while
+  //   2 eps sum_i x_i^2 P_ii <= lambda,
   // independent of x'P x. A row beyond it is refused, state kept: it carries more than the
   // scalar can hold against what P holds (at the prior P = I / ridge: x'x / ridge >
-  // lambda / (2 d eps), a row of norm 3.4e7 at d = 2, ridge 1, in double; 1.4e3 in float).
-  // Without this check such rows left an indefinite P that no later update repaired (with
-  // lambda < 1 its negative eigenvalue grows by 1 / lambda per update): -0.84 trace(P) in
-  // double at d = 2 after two rows of norm 1e94 against P0 = 100 I, every later update
-  // refused and load_state refusing save_state's bytes; -0.95 trace(P) in float at d = 4,
-  // lambda = 0.5, with collinear rows. The worst-case factor d more refused every update of
-  // a float model with constant and duplicated features after 366 updates (lambda = 0.99,
-  // d = 4), where P, checked by eigenvalues, had stayed positive definite; with the factor
-  // used, 300,000 random streams at the precision's end (tests/models/rls_precision_test)
-  // ended with P >= 0 and a state that reloads. The diagonal keeps the test blind to
-  // variances of features that x does not touch. O(d), off the chain of the pass over Q.
+  // lambda / (2 eps), a row of norm 4.7e7 at ridge 1 in double, 2.0e3 in float; at ridge
+  // 0.01, 4.7e6 and 2.0e2). O(d), off the chain of the pass over Q.
+  // Without it, rows of norm 1e94 in two directions against P0 = 100 I (double, d = 2)
+  // were accepted and left P indefinite (-0.84 trace(P)): every later update was refused
+  // and load_state refused save_state's bytes. Of random streams built to reach the
+  // precision's end (tests/models/rls_precision_test.cpp, scaled up: scales 10^+-154,
+  // collinear rows, lambda 0.5 to 1), 51,000 of 75,000 in double and 48,000 of 75,000 in
+  // float ended with an indefinite P before; with the check, 5 and 47.
+  // LIMITATION: the estimate is not a bound. The worst-case bound has two more factors of
+  // d (the sum in Q x, and x'|P| x <= d sum_i x_i^2 P_ii) and left none of 25,000 such
+  // streams indefinite, but one factor of d already refuses every row of norm above 36 at
+  // d = 32, ridge 0.01 in float, where the plain update learns w exactly; a refused row
+  // leaves P where it was, so such a model never learns. P can therefore still end slightly indefinite at the precision's end (rows of
+  // very different scales, collinear rows, small lambda, float); load_state then refuses
+  // the state. A square-root (QR) form would not have this failure.
   bool usable(Scalar xpx, Scalar slack, Scalar diag_sum) const noexcept {
-    const Scalar made =
-        static_cast<Scalar>(2 * dim()) * std::numeric_limits<Scalar>::epsilon() * diag_sum;
+    const Scalar made = Scalar(2) * std::numeric_limits<Scalar>::epsilon() * diag_sum;
     return xpx >= -slack && std::isfinite(xpx) && (!(xpx > Scalar(0)) || made <= lambda_);
   }
 
