@@ -46,7 +46,11 @@ struct rls_options {
   /// delta > 0, the ridge of the prior: P0 = I / delta, i.e. the model starts as the ridge
   /// solution with penalty delta * |w|^2 (decayed by lambda^n like the data). Small values
   /// start close to ordinary least squares; in float keep delta >= 1e-3 of the scale of
-  /// x'x, since the first updates cancel about log10(x'x / delta) digits. Default 1e-2.
+  /// x'x, since the first updates cancel about log10(x'x / delta) digits. Far below that
+  /// (x'x / delta > lambda / (2 eps), about 4e6 in float) the precision check refuses
+  /// the first rows, and since a refused row leaves P at the prior, every later row of that
+  /// scale too: the model stays at its prior and every update returns numerical_failure.
+  /// Default 1e-2.
   double ridge = 1e-2;
   /// Upper bound on trace(P), in units of 1 / feature^2; 0 = automatic, 1e3 * trace(P0) =
   /// 1e3 * dim / ridge. This is the anti-windup rule: when an update would push trace(P)
