@@ -230,7 +230,10 @@ TEST_CASE("rls: set_state and load_state take a float P that float Cholesky refu
   const mat<long double> Pl = P.cast<long double>();
   Eigen::SelfAdjointEigenSolver<mat<long double>> es(Pl, Eigen::EigenvaluesOnly);
   REQUIRE(es.eigenvalues()(0) > 1e-6L);  // positive definite as stored
-  REQUIRE(Eigen::LLT<Eigen::Matrix3f>(P).info() != Eigen::Success);  // the float factorisation fails
+  // The float factorisation fails in the portable build (where this was found); another
+  // instruction set may round it otherwise, and the case is then not exercised.
+  if (Eigen::LLT<Eigen::Matrix3f>(P).info() == Eigen::Success)
+    WARN("float Cholesky takes this P in this build: the case is not exercised");
   auto m = *rls<float>::make(rls_options{}, 3);
   const Eigen::Vector3f w(0.5f, -1.0f, 2.0f);
   REQUIRE(m.set_state(w, P) == status::ok);

@@ -850,13 +850,12 @@ class rls {
     return status::ok;
   }
 
-  // s = lambda + max(x'P x, 0) with x'P x = c x'g, as fma(c, x'g, lambda) clamped at
-  // lambda (one rounding where the multiply-add is fused, two otherwise).
   // Cholesky of a copy of P in a wider type (double for float, long double for double): a P
   // the model reached can be positive definite with its smallest eigenvalue near eps
   // times its largest (a direction learned to the precision next to unexcited ones), and
   // the factorisation in the scalar itself can then fail on its own rounding. Off the hot
-  // path (set_state, load_state); allocates for dynamic sizes.
+  // path (set_state, load_state); allocates for dynamic sizes. Where long double is double
+  // (MSVC, Apple arm64) a double model's check does not widen.
   static bool positive_definite(const matrix_type& P) {
     using wide = std::conditional_t<std::is_same_v<Scalar, float>, double, long double>;
     using wide_matrix = Eigen::Matrix<wide, matrix_type::RowsAtCompileTime,
@@ -895,6 +894,8 @@ class rls {
     return xpx >= -slack && std::isfinite(xpx) && (!(xpx > Scalar(0)) || made <= lambda_);
   }
 
+  // s = lambda + max(x'P x, 0) with x'P x = c x'g, as fma(c, x'g, lambda) clamped at
+  // lambda (one rounding where the multiply-add is fused, two otherwise).
   Scalar denominator(Scalar c, Scalar xg) const noexcept {
     return std::max(detail::scalar_madd(c, xg, lambda_), lambda_);
   }
