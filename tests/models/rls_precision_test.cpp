@@ -91,7 +91,8 @@ TEMPLATE_TEST_CASE("rls: a first update that would cancel P beyond the precision
 // The review's case (issue 4): double, d = 2, lambda = 1, rows near sqrt(max) / 2. Before
 // the check, such rows were accepted, P came out indefinite (an eigenvalue of -0.84
 // trace(P) in the sweep below) and load_state refused save_state's own bytes.
-TEST_CASE("rls: rows near sqrt(max) are refused and the state reloads", "[models][rls][precision]") {
+TEST_CASE("rls: rows near sqrt(max) are refused and the state reloads",
+          "[models][rls][precision]") {
   rls_options o;
   o.forgetting_factor = 1.0;
   auto m = *rls<double>::make(o, 2);

@@ -886,9 +886,10 @@ class rls {
   // d (the sum in Q x, and x'|P| x <= d sum_i x_i^2 P_ii) and left none of 25,000 such
   // streams indefinite, but one factor of d already refuses every row of norm above 36 at
   // d = 32, ridge 0.01 in float, where the plain update learns w exactly; a refused row
-  // leaves P where it was, so such a model never learns. P can therefore still end slightly indefinite at the precision's end (rows of
-  // very different scales, collinear rows, small lambda, float); load_state then refuses
-  // the state. A square-root (QR) form would not have this failure.
+  // leaves P where it was, so such a model never learns. P can therefore still end
+  // slightly indefinite at the precision's end (rows of very different scales, collinear
+  // rows, small lambda, float); load_state then refuses the state. A square-root (QR) form
+  // would not have this failure.
   bool usable(Scalar xpx, Scalar slack, Scalar diag_sum) const noexcept {
     const Scalar made = Scalar(2) * std::numeric_limits<Scalar>::epsilon() * diag_sum;
     return xpx >= -slack && std::isfinite(xpx) && (!(xpx > Scalar(0)) || made <= lambda_);
